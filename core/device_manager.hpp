@@ -1,0 +1,174 @@
+#pragma once
+
+#include "driver_binder.hpp"
+#include "error.hpp"
+#include "kernel_call.hpp"
+#include "kernel_host.hpp"
+#include "pci_address.hpp"
+#include "pci_device.hpp"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace vfiod
+{
+
+/** @brief What vfiod has done with a device. */
+enum class DeviceState
+{
+    Host,     ///< on its host driver (or unbound), not managed by vfiod
+    Vfio,     ///< on vfio-pci or a variant, not assigned to anyone
+    Assigned, ///< on vfio and held by an owner
+};
+
+/** @brief "host", "vfio", "assigned". */
+std::string_view deviceStateName(DeviceState state) noexcept;
+
+/** @brief Everything the bus shows about one device, at one moment. */
+struct DeviceInfo
+{
+    PciDevice pci;
+    /// The driver before vfiod bound it to vfio: "" when it had none,
+    /// std::nullopt when vfiod did not bind it (not managed, or found on
+    /// vfio already).
+    std::optional<std::string> originalDriver;
+    DeviceState state = DeviceState::Host;
+    std::string owner;     ///< who holds the assignment, "" when none
+    std::string plugin;    ///< plugin handling the device, "" when none
+    std::string lastError; ///< why the last operation failed, "" when ok
+};
+
+/** @brief What changed, for the D-Bus layer to announce. */
+struct DeviceChange
+{
+    enum class Kind
+    {
+        Added,
+        Removed,
+        Changed,
+    };
+    Kind kind;
+    PciAddress address;
+};
+
+/** @brief Tunables of DeviceManager. */
+struct ManagerOptions
+{
+    BindTimeouts timeouts;
+    /// How long an operation waits for another one on the same IOMMU group
+    /// before giving up with Busy.
+    std::chrono::milliseconds groupLockWait{std::chrono::seconds(30)};
+};
+
+/**
+ * @brief The device set and every operation on it, above the kernel
+ * boundary and below the bus.
+ *
+ * Operations block (they wait for the kernel) and are meant to run on
+ * worker threads. Operations on one IOMMU group are serialized; operations
+ * on different groups run in parallel; info() never waits for an operation.
+ * Listeners are called after every change, from whichever thread made it,
+ * with no lock held.
+ */
+class DeviceManager
+{
+  public:
+    using Listener = std::function<void(const DeviceChange&)>;
+
+    DeviceManager(KernelHost& host, ManagerOptions options);
+    ~DeviceManager();
+
+    DeviceManager(const DeviceManager&) = delete;
+    DeviceManager& operator=(const DeviceManager&) = delete;
+
+    /** @brief Registers a listener; call before enumerate(). */
+    void subscribe(Listener listener);
+
+    /** @brief Reads every device present (start-up). */
+    void enumerate();
+
+    /** @brief Every known device, sorted. */
+    std::vector<PciAddress> addresses() const;
+
+    /** @brief A snapshot of one device; std::nullopt when unknown. */
+    std::optional<DeviceInfo> info(const PciAddress& address) const;
+
+    /**
+     * @brief Binds the device to vfio: @p driver is "vfio-pci", a variant
+     * name, or "" for the best modules.alias match. Idempotent.
+     * @throws Error: NotFound, InvalidArgument, Busy, NotViable,
+     *         NotSupported, Failed, TimedOut.
+     */
+    void bind(const PciAddress& address, const std::string& driver);
+
+    /**
+     * @brief Gives the device back to its original driver.
+     * @throws Error: NotFound, Busy (assigned), Failed, TimedOut.
+     */
+    void unbind(const PciAddress& address);
+
+    /**
+     * @brief Binds if needed, checks the group, records @p owner.
+     * @throws Error: Busy when already assigned, plus those of bind().
+     */
+    void assign(const PciAddress& address, const std::string& owner,
+                const std::string& driver);
+
+    /**
+     * @brief Ends an assignment; the device stays on vfio.
+     * @param owner when not empty, only that owner's assignment is ended
+     *        (Busy otherwise).
+     */
+    void release(const PciAddress& address, const std::string& owner);
+
+    /**
+     * @brief Resets the device through sysfs; @p method "" uses the
+     * kernel's order, otherwise one of the device's reset methods.
+     * @throws Error: NotFound, NotSupported (no such method / none),
+     *         Busy, Failed, TimedOut.
+     */
+    void reset(const PciAddress& address, const std::string& method);
+
+    /** @brief Feeds a uevent in: devices appear, vanish, change. */
+    void handleUevent(const Uevent& event);
+
+    KernelHost& kernel() noexcept
+    {
+        return host;
+    }
+
+  private:
+    class GroupLock;
+
+    GroupLock lockGroupOf(const PciAddress& address);
+    DeviceInfo known(const PciAddress& address) const;
+    void requireUnassigned(const PciAddress& address) const;
+    void bindLocked(const PciAddress& address, const std::string& driver);
+    void refresh(const PciAddress& address);
+    void update(const PciAddress& address,
+                const std::function<void(DeviceInfo&)>& change);
+    void forget(const PciAddress& address);
+    void notify(const DeviceChange& change);
+    void recordError(const PciAddress& address, const Error& error);
+    void succeeded(const PciAddress& address);
+
+    KernelHost& host;
+    ManagerOptions options;
+    KernelCalls calls;
+    DriverBinder binder;
+
+    mutable std::mutex mutex; ///< guards devices and groupMutexes
+    std::map<PciAddress, DeviceInfo> devices;
+    /// "group 12", or "device 0000:00:05.0" for a device without a group.
+    std::map<std::string, std::shared_ptr<std::timed_mutex>> groupMutexes;
+    std::vector<Listener> listeners;
+};
+
+} // namespace vfiod
