@@ -1,1 +1,90 @@
-// placeholder: being written
+#include "iommu_group.hpp"
+
+#include "error.hpp"
+#include "kernel_host.hpp"
+#include "pci_device.hpp"
+#include "sysfs_layout.hpp"
+#include "sysfs_value.hpp"
+
+namespace vfiod
+{
+
+namespace
+{
+
+int groupOf(KernelHost& host, const PciAddress& address)
+{
+    std::optional<std::string> group =
+        host.readLinkName(sysfs::deviceAttr(address, "iommu_group"));
+    if (!group)
+    {
+        return -1;
+    }
+    return sysfs::parseInt(*group).value_or(-1);
+}
+
+std::string driverOf(KernelHost& host, const PciAddress& address)
+{
+    return host.readLinkName(sysfs::deviceAttr(address, "driver")).value_or("");
+}
+
+} // namespace
+
+std::vector<PciAddress> iommuGroupMembers(KernelHost& host, int group)
+{
+    std::vector<PciAddress> members;
+    if (group < 0)
+    {
+        return members;
+    }
+    // listPciDevices is sorted, so members are too.
+    for (const PciAddress& address : listPciDevices(host))
+    {
+        if (groupOf(host, address) == group)
+        {
+            members.push_back(address);
+        }
+    }
+    return members;
+}
+
+std::optional<ViabilityBlocker>
+    findViabilityBlocker(KernelHost& host, int group,
+                         const std::optional<PciAddress>& except)
+{
+    for (const PciAddress& member : iommuGroupMembers(host, group))
+    {
+        if (except && member == *except)
+        {
+            continue;
+        }
+        std::string driver = driverOf(host, member);
+        if (!keepsGroupViable(driver))
+        {
+            return ViabilityBlocker{member, driver};
+        }
+    }
+    return std::nullopt;
+}
+
+void requireViableGroup(KernelHost& host, const PciAddress& address, int group)
+{
+    if (group < 0)
+    {
+        fail(Errc::NotSupported,
+             "PCI device " + address.str() +
+                 " has no IOMMU group: is the IOMMU enabled (intel_iommu=on "
+                 "/ amd_iommu=on)?");
+    }
+    std::optional<ViabilityBlocker> blocker =
+        findViabilityBlocker(host, group, address);
+    if (blocker)
+    {
+        fail(Errc::NotViable,
+             "IOMMU group " + std::to_string(group) + " is not viable: " +
+                 blocker->address.str() + " is bound to " + blocker->driver +
+                 " (a host driver); unbind it or bind it to vfio-pci too");
+    }
+}
+
+} // namespace vfiod

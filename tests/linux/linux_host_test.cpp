@@ -1,0 +1,428 @@
+#include "error.hpp"
+#include "linux_host.hpp"
+#include "sysfs_tree.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <system_error>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace vfiod::test
+{
+namespace
+{
+
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr const char* nic = "0000:03:00.0";
+constexpr const char* edu = "0000:06:01.0";
+
+class LinuxHostTest : public ::testing::Test
+{
+  protected:
+    LinuxHostTest()
+    {
+        tree.addDevice({.address = nic,
+                        .configSize = 4096,
+                        .driver = "e1000e",
+                        .iommuGroup = 13,
+                        .resetMethods = {"pm", "bus"}});
+        tree.addDevice({.address = edu,
+                        .vendorId = 0x1234,
+                        .deviceId = 0x11e8,
+                        .classCode = 0x00ff00,
+                        .iommuGroup = 13});
+    }
+
+    std::string attr(const char* address, const std::string& name) const
+    {
+        return "bus/pci/devices/" + std::string(address) + "/" + name;
+    }
+
+    SysfsTree tree;
+    LinuxHost host{tree.roots()};
+};
+
+template <typename Call>
+void expectInvalidArgument(Call call)
+{
+    try
+    {
+        call();
+        ADD_FAILURE() << "no exception";
+    }
+    catch (const Error& e)
+    {
+        EXPECT_EQ(e.code(), Errc::InvalidArgument) << e.what();
+    }
+}
+
+template <typename Call>
+int errnoOf(Call call)
+{
+    try
+    {
+        call();
+    }
+    catch (const std::system_error& e)
+    {
+        return e.code().value();
+    }
+    return 0;
+}
+
+TEST_F(LinuxHostTest, IsTheLinuxBackend)
+{
+    EXPECT_EQ(host.backend(), "linux");
+    EXPECT_EQ(host.roots().sysfs, tree.sysDir().string());
+}
+
+TEST_F(LinuxHostTest, TreeLinksLookLikeTheKernels)
+{
+    namespace fs = std::filesystem;
+    fs::path dev = tree.sysDir() / "devices/pci0000:00" / nic;
+    EXPECT_EQ(fs::read_symlink(tree.sysDir() / "bus/pci/devices" / nic),
+              fs::path("../../../devices/pci0000:00") / nic);
+    EXPECT_EQ(fs::read_symlink(dev / "driver"),
+              fs::path("../../../bus/pci/drivers/e1000e"));
+    EXPECT_EQ(fs::read_symlink(dev / "iommu_group"),
+              fs::path("../../../kernel/iommu_groups/13"));
+    EXPECT_EQ(fs::read_symlink(tree.sysDir() /
+                               "kernel/iommu_groups/13/devices" / nic),
+              fs::path("../../../../devices/pci0000:00") / nic);
+    EXPECT_TRUE(fs::exists(tree.sysDir() / "bus/pci/drivers/e1000e/unbind"));
+    EXPECT_TRUE(fs::exists(tree.sysDir() / "bus/pci/drivers_probe"));
+}
+
+TEST_F(LinuxHostTest, ReadReturnsTheAttributeWithItsNewline)
+{
+    EXPECT_EQ(host.read(attr(nic, "vendor")), "0x8086\n");
+    EXPECT_EQ(host.read(attr(edu, "class")), "0x00ff00\n");
+    EXPECT_EQ(host.read(attr(nic, "driver_override")), "(null)\n");
+    EXPECT_EQ(host.read(attr(nic, "reset_method")), "pm bus\n");
+}
+
+TEST_F(LinuxHostTest, ReadOfAMissingFileIsNullopt)
+{
+    EXPECT_EQ(host.read(attr(nic, "sriov_numvfs")), std::nullopt);
+    EXPECT_EQ(host.read("bus/pci/devices/0000:09:00.0/vendor"), std::nullopt);
+}
+
+TEST_F(LinuxHostTest, ReadsBinaryConfigSpaceCompletely)
+{
+    std::optional<std::string> config = host.read(attr(nic, "config"));
+    ASSERT_TRUE(config);
+    ASSERT_EQ(config->size(), 4096u);
+    EXPECT_EQ(static_cast<uint8_t>((*config)[0]), 0x86);
+    EXPECT_EQ(static_cast<uint8_t>((*config)[1]), 0x80);
+    EXPECT_EQ((*config)[0x0e], 0);
+}
+
+TEST_F(LinuxHostTest, ReadErrorsOtherThanEnoentThrow)
+{
+    // A directory opens fine but read(2) fails with EISDIR.
+    EXPECT_EQ(
+        errnoOf([&] { host.read("bus/pci/devices/" + std::string(nic)); }),
+        EISDIR);
+    try
+    {
+        host.read("bus/pci");
+    }
+    catch (const std::system_error& e)
+    {
+        EXPECT_THAT(e.what(), HasSubstr("read "));
+        EXPECT_THAT(e.what(), HasSubstr("/bus/pci"));
+    }
+}
+
+TEST_F(LinuxHostTest, WriteReplacesAPlainFile)
+{
+    host.write(attr(nic, "driver_override"), "vfio-pci");
+    EXPECT_EQ(tree.readAttr(nic, "driver_override"), "vfio-pci");
+    host.write("bus/pci/drivers_probe", nic);
+    EXPECT_EQ(tree.readFile("bus/pci/drivers_probe"), nic);
+    host.write(attr(nic, "driver_override"), "\n");
+    EXPECT_EQ(tree.readAttr(nic, "driver_override"), "\n");
+}
+
+TEST_F(LinuxHostTest, WriteNeverCreatesFiles)
+{
+    std::string path = "bus/pci/drivers/vfio-pci/bind";
+    int error = errnoOf([&] { host.write(path, nic); });
+    EXPECT_EQ(error, ENOENT);
+    EXPECT_FALSE(std::filesystem::exists(tree.sysDir() / path));
+    try
+    {
+        host.write(path, nic);
+    }
+    catch (const std::system_error& e)
+    {
+        EXPECT_THAT(e.what(), HasSubstr("write "));
+        EXPECT_THAT(e.what(), HasSubstr(path));
+    }
+}
+
+TEST_F(LinuxHostTest, WriteToAFifoBlocksUntilItIsRead)
+{
+    const std::string unbind = "bus/pci/drivers/e1000e/unbind";
+    tree.makeFifo(unbind);
+    auto writer =
+        std::async(std::launch::async, [&] { host.write(unbind, nic); });
+    // Like an unbind from vfio-pci while a VM holds the device.
+    EXPECT_EQ(writer.wait_for(200ms), std::future_status::timeout);
+
+    std::string fifo = (tree.sysDir() / unbind).string();
+    int fd = ::open(fifo.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(writer.wait_for(10s), std::future_status::ready);
+    EXPECT_NO_THROW(writer.get());
+    char buffer[64] = {};
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    ::close(fd);
+    EXPECT_EQ(std::string(buffer, n > 0 ? static_cast<size_t>(n) : 0), nic);
+}
+
+TEST_F(LinuxHostTest, ReleasedFifoCollectsWrites)
+{
+    const std::string unbind = "bus/pci/drivers/e1000e/unbind";
+    tree.makeFifo(unbind);
+    auto writer =
+        std::async(std::launch::async, [&] { host.write(unbind, nic); });
+    EXPECT_EQ(writer.wait_for(100ms), std::future_status::timeout);
+    tree.releaseFifo(unbind);
+    ASSERT_EQ(writer.wait_for(10s), std::future_status::ready);
+    writer.get();
+    EXPECT_EQ(tree.fifoContents(unbind), nic);
+}
+
+TEST_F(LinuxHostTest, ReadLinkNameGivesTheLastComponent)
+{
+    EXPECT_EQ(host.readLinkName(attr(nic, "driver")), "e1000e");
+    EXPECT_EQ(host.readLinkName(attr(nic, "iommu_group")), "13");
+    EXPECT_EQ(host.readLinkName("bus/pci/devices/" + std::string(nic)), nic);
+    EXPECT_EQ(host.readLinkName(attr(edu, "driver")), std::nullopt);
+    // Not a link at all: readlink says EINVAL.
+    EXPECT_EQ(host.readLinkName(attr(nic, "vendor")), std::nullopt);
+}
+
+TEST_F(LinuxHostTest, ListIsSortedWithoutDots)
+{
+    tree.addDevice({.address = "0000:00:1f.3"});
+    EXPECT_THAT(host.list("bus/pci/devices"),
+                ElementsAre("0000:00:1f.3", nic, edu));
+    EXPECT_THAT(
+        host.list("bus/pci/drivers/e1000e"),
+        ElementsAre(nic, "bind", "module", "new_id", "remove_id", "unbind"));
+    EXPECT_TRUE(host.list("bus/pci/drivers/vfio-pci").empty());
+    EXPECT_TRUE(host.list(attr(nic, "vendor")).empty());
+}
+
+TEST_F(LinuxHostTest, ExistsFollowsLinks)
+{
+    EXPECT_TRUE(host.exists(attr(nic, "vendor")));
+    EXPECT_TRUE(host.exists(attr(nic, "driver")));
+    EXPECT_TRUE(host.exists("bus/pci/devices/" + std::string(nic)));
+    EXPECT_FALSE(host.exists(attr(edu, "driver")));
+    EXPECT_FALSE(host.exists(attr(edu, "reset")));
+    EXPECT_TRUE(host.exists(attr(nic, "reset")));
+
+    // A dangling link does not exist, as with stat(2).
+    tree.symlink(tree.devicePath(edu) + "/driver",
+                 "../../../bus/pci/drivers/gone");
+    EXPECT_FALSE(host.exists(attr(edu, "driver")));
+    EXPECT_EQ(host.readLinkName(attr(edu, "driver")), "gone");
+}
+
+TEST_F(LinuxHostTest, RefusesPathsThatLeaveTheRoot)
+{
+    const std::string nul("bus\0x", 5);
+    for (const std::string& path :
+         {std::string("../etc/passwd"), std::string("/etc/passwd"),
+          std::string("bus/pci/../../../etc"), std::string("bus/.."),
+          std::string(".."), nul})
+    {
+        SCOPED_TRACE(path);
+        expectInvalidArgument([&] { host.read(path); });
+        expectInvalidArgument([&] { host.write(path, "1"); });
+        expectInvalidArgument([&] { host.readLinkName(path); });
+        expectInvalidArgument([&] { host.list(path); });
+        expectInvalidArgument([&] { host.exists(path); });
+        expectInvalidArgument([&] { host.devNodeExists(path); });
+        expectInvalidArgument([&] { host.waitDevNode(path, 0ms); });
+    }
+    // Dots inside a name are fine.
+    EXPECT_EQ(host.read("bus/pci/..hidden"), std::nullopt);
+    EXPECT_EQ(host.read("./bus/pci/drivers_probe"), "");
+}
+
+TEST_F(LinuxHostTest, ModprobeRunsTheProgramAndCreatesTheDriver)
+{
+    host.modprobe("vfio_pci");
+    EXPECT_TRUE(host.exists("bus/pci/drivers/vfio-pci/bind"));
+    EXPECT_EQ(host.readLinkName("module/vfio_pci/drivers/pci:vfio-pci"),
+              "vfio-pci");
+    // A custom root needs -d (modprobe looks in DIR/lib/modules) and -S.
+    EXPECT_THAT(tree.modprobeLog(),
+                ElementsAre("-q -d " + tree.root().string() + " -S " +
+                            SysfsTree::release + " -- vfio_pci"));
+}
+
+TEST_F(LinuxHostTest, ModprobeOfAVariantUsesTheConfiguredDriverName)
+{
+    tree.setModuleDriver("mlx5_vfio_pci", "mlx5_vfio_pci");
+    host.modprobe("mlx5_vfio_pci");
+    EXPECT_TRUE(host.exists("bus/pci/drivers/mlx5_vfio_pci/new_id"));
+}
+
+TEST_F(LinuxHostTest, ModprobeWithDefaultRootsPassesNoOptions)
+{
+    LinuxRoots roots = tree.roots();
+    roots.modules = "/lib/modules";
+    roots.kernelRelease = "";
+    LinuxHost plain(roots);
+    plain.modprobe("pci_stub");
+    EXPECT_THAT(tree.modprobeLog(), ElementsAre("-q -- pci_stub"));
+    EXPECT_TRUE(plain.exists("bus/pci/drivers/pci-stub"));
+}
+
+TEST_F(LinuxHostTest, ModprobeFailureCarriesTheFirstStderrLine)
+{
+    tree.failModprobe("vfio_pci", "modprobe: ERROR: could not insert "
+                                  "'vfio_pci': Operation not permitted\n"
+                                  "second line");
+    try
+    {
+        host.modprobe("vfio_pci");
+        ADD_FAILURE() << "modprobe succeeded";
+    }
+    catch (const Error& e)
+    {
+        EXPECT_EQ(e.code(), Errc::Failed);
+        EXPECT_STREQ(e.what(), "modprobe vfio_pci failed: modprobe: ERROR: "
+                               "could not insert 'vfio_pci': Operation not "
+                               "permitted");
+    }
+    EXPECT_FALSE(host.exists("bus/pci/drivers/vfio-pci"));
+}
+
+TEST_F(LinuxHostTest, SilentModprobeFailureMeansNoSuchModule)
+{
+    tree.failModprobe("nosuch", "");
+    try
+    {
+        host.modprobe("nosuch");
+        ADD_FAILURE() << "modprobe succeeded";
+    }
+    catch (const Error& e)
+    {
+        EXPECT_EQ(e.code(), Errc::NotFound);
+        EXPECT_THAT(e.what(), HasSubstr("modprobe nosuch failed"));
+    }
+}
+
+TEST_F(LinuxHostTest, ModprobeRefusesBadNamesAndRoots)
+{
+    expectInvalidArgument([&] { host.modprobe("../evil"); });
+    expectInvalidArgument([&] { host.modprobe("a b"); });
+    expectInvalidArgument([&] { host.modprobe(""); });
+    EXPECT_TRUE(tree.modprobeLog().empty());
+
+    LinuxRoots roots = tree.roots();
+    roots.modules = (tree.root() / "modules").string();
+    LinuxHost odd(roots);
+    expectInvalidArgument([&] { odd.modprobe("vfio_pci"); });
+}
+
+TEST_F(LinuxHostTest, ModprobeThatCannotStartFails)
+{
+    LinuxRoots roots = tree.roots();
+    roots.modprobe = (tree.root() / "bin" / "missing").string();
+    LinuxHost broken(roots);
+    try
+    {
+        broken.modprobe("vfio_pci");
+        ADD_FAILURE() << "modprobe succeeded";
+    }
+    catch (const Error& e)
+    {
+        EXPECT_EQ(e.code(), Errc::Failed);
+        EXPECT_THAT(e.what(), HasSubstr("bin/missing"));
+    }
+}
+
+TEST_F(LinuxHostTest, ModulesAliasOfTheConfiguredRelease)
+{
+    EXPECT_EQ(host.modulesAlias(), "");
+    const std::string text =
+        "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci\n";
+    tree.setModulesAlias(text);
+    EXPECT_EQ(host.modulesAlias(), text);
+
+    LinuxRoots roots = tree.roots();
+    roots.kernelRelease = "9.9.9-other";
+    EXPECT_EQ(LinuxHost(roots).modulesAlias(), "");
+}
+
+TEST_F(LinuxHostTest, DevNodeExists)
+{
+    EXPECT_FALSE(host.devNodeExists("vfio/12"));
+    tree.createDevNode("vfio/12");
+    EXPECT_TRUE(host.devNodeExists("vfio/12"));
+    EXPECT_FALSE(host.devNodeExists("vfio/13"));
+}
+
+TEST_F(LinuxHostTest, WaitDevNodeReturnsAtOnceWhenPresent)
+{
+    tree.createDevNode("vfio/12");
+    EXPECT_TRUE(host.waitDevNode("vfio/12", 0ms));
+}
+
+TEST_F(LinuxHostTest, WaitDevNodeWakesUpWhenTheNodeAppears)
+{
+    // /dev/vfio does not exist yet, as before the vfio module loads.
+    auto start = std::chrono::steady_clock::now();
+    std::thread creator([&] {
+        std::this_thread::sleep_for(100ms);
+        std::filesystem::create_directory(tree.devDir() / "vfio");
+        std::this_thread::sleep_for(50ms);
+        tree.createDevNode("vfio/12");
+    });
+    bool found = host.waitDevNode("vfio/12", 20s);
+    auto waited = std::chrono::steady_clock::now() - start;
+    creator.join();
+    EXPECT_TRUE(found);
+    EXPECT_GE(waited, 150ms);
+    EXPECT_LT(waited, 10s);
+}
+
+TEST_F(LinuxHostTest, WaitDevNodeWakesUpForANestedNode)
+{
+    std::thread creator([&] {
+        std::this_thread::sleep_for(50ms);
+        tree.createDevNode("vfio/devices/vfio0");
+    });
+    EXPECT_TRUE(host.waitDevNode("vfio/devices/vfio0", 20s));
+    creator.join();
+}
+
+TEST_F(LinuxHostTest, WaitDevNodeTimesOut)
+{
+    tree.createDevNode("vfio/12");
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_FALSE(host.waitDevNode("vfio/13", 150ms));
+    auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(waited, 150ms);
+    EXPECT_LT(waited, 5s);
+}
+
+} // namespace
+} // namespace vfiod::test

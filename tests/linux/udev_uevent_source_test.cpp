@@ -1,0 +1,140 @@
+#include "linux_host.hpp"
+#include "recording_testbed.hpp"
+#include "udev_uevent_source.hpp"
+
+#include <poll.h>
+#include <umockdev.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+// Runs under umockdev-wrapper: its preload library turns libudev's netlink
+// socket into one that umockdev_testbed_uevent() feeds, so no real uevent
+// is ever received or sent.
+
+namespace vfiod::test
+{
+namespace
+{
+
+using namespace std::chrono_literals;
+using ::testing::Contains;
+using ::testing::Key;
+using ::testing::Pair;
+
+constexpr const char* nicPath =
+    "/sys/devices/pci0000:00/0000:00:11.0/0000:02:00.0";
+
+class UdevUeventSourceTest : public ::testing::Test
+{
+  protected:
+    void SetUp() override
+    {
+        const char* preload = std::getenv("LD_PRELOAD");
+        if (preload == nullptr ||
+            std::string(preload).find("umockdev") == std::string::npos)
+        {
+            GTEST_SKIP() << "needs umockdev-wrapper (run via meson test)";
+        }
+    }
+
+    /** @brief Waits for the fd to become readable, then drains it. */
+    static std::vector<Uevent> waitForEvents(UeventSource& source,
+                                             std::chrono::milliseconds timeout)
+    {
+        pollfd pfd{source.fd(), POLLIN, 0};
+        if (::poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0)
+        {
+            return {};
+        }
+        return source.receive();
+    }
+
+    RecordingTestbed bed{plainRecording};
+};
+
+TEST_F(UdevUeventSourceTest, NothingPendingReturnsAtOnce)
+{
+    UdevUeventSource source;
+    EXPECT_GE(source.fd(), 0);
+    EXPECT_TRUE(source.receive().empty());
+}
+
+TEST_F(UdevUeventSourceTest, ReceivesAPciBindEvent)
+{
+    LinuxHost host(bed.roots());
+    std::unique_ptr<UeventSource> source = host.openUevents();
+    umockdev_testbed_uevent(bed.testbed(), nicPath, "bind");
+
+    std::vector<Uevent> events = waitForEvents(*source, 20s);
+    ASSERT_EQ(events.size(), 1u);
+    const Uevent& e = events.front();
+    EXPECT_EQ(e.action, "bind");
+    EXPECT_EQ(e.subsystem, "pci");
+    EXPECT_EQ(e.sysname, "0000:02:00.0");
+    EXPECT_EQ(e.devpath, "/devices/pci0000:00/0000:00:11.0/0000:02:00.0");
+    // DRIVER comes from the recorded uevent file.
+    EXPECT_EQ(e.driver, "e1000e");
+    EXPECT_GT(e.seqnum, 0u);
+    EXPECT_THAT(e.properties, Contains(Pair("PCI_SLOT_NAME", "0000:02:00.0")));
+    EXPECT_THAT(e.properties, Contains(Pair("PCI_ID", "8086:10D3")));
+    // The fields with their own members are not repeated.
+    EXPECT_THAT(e.properties, ::testing::Not(Contains(Key("ACTION"))));
+    EXPECT_THAT(e.properties, ::testing::Not(Contains(Key("DRIVER"))));
+    EXPECT_THAT(e.properties, ::testing::Not(Contains(Key("SEQNUM"))));
+
+    EXPECT_TRUE(source->receive().empty());
+}
+
+TEST_F(UdevUeventSourceTest, DrainsSeveralEventsInOrder)
+{
+    UdevUeventSource source;
+    umockdev_testbed_uevent(bed.testbed(), nicPath, "unbind");
+    umockdev_testbed_uevent(bed.testbed(),
+                            "/sys/devices/pci0000:00/0000:00:05.0", "change");
+
+    std::vector<Uevent> events;
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (events.size() < 2 && std::chrono::steady_clock::now() < deadline)
+    {
+        for (Uevent& e : waitForEvents(source, 1s))
+        {
+            events.push_back(std::move(e));
+        }
+    }
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].action, "unbind");
+    EXPECT_EQ(events[0].sysname, "0000:02:00.0");
+    EXPECT_EQ(events[1].action, "change");
+    EXPECT_EQ(events[1].sysname, "0000:00:05.0");
+    EXPECT_LT(events[0].seqnum, events[1].seqnum);
+}
+
+TEST_F(UdevUeventSourceTest, OtherSubsystemsAreFilteredOut)
+{
+    UdevUeventSource source;
+    gchar* usb = umockdev_testbed_add_device(
+        bed.testbed(), "usb", "usb1", nullptr, "idVendor", "1d6b", nullptr,
+        "DEVTYPE", "usb_device", nullptr);
+    ASSERT_NE(usb, nullptr);
+    umockdev_testbed_uevent(bed.testbed(), usb, "add");
+    g_free(usb);
+    umockdev_testbed_uevent(bed.testbed(), nicPath, "change");
+
+    std::vector<Uevent> events = waitForEvents(source, 20s);
+    // The usb event was sent first; only the pci one may arrive.
+    for (auto more = waitForEvents(source, 200ms); !more.empty();
+         more = waitForEvents(source, 200ms))
+    {
+        events.insert(events.end(), more.begin(), more.end());
+    }
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].subsystem, "pci");
+}
+
+} // namespace
+} // namespace vfiod::test
