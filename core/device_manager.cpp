@@ -65,7 +65,15 @@ DeviceManager::DeviceManager(KernelHost& host, ManagerOptions options) :
     binder(host, calls, options.timeouts)
 {}
 
-DeviceManager::~DeviceManager() = default;
+DeviceManager::~DeviceManager()
+{
+    std::vector<std::jthread> running;
+    {
+        std::lock_guard lock(mutex);
+        running.swap(finishers);
+    }
+    running.clear(); // joins
+}
 
 void DeviceManager::subscribe(Listener listener)
 {
@@ -145,9 +153,10 @@ DeviceManager::GroupLock DeviceManager::lockGroupOf(const PciAddress& address)
 }
 
 void DeviceManager::bindLocked(const PciAddress& address,
-                               const std::string& driver)
+                               const std::string& driver,
+                               GroupCheck groupCheck)
 {
-    BindOutcome outcome = binder.bindToVfio(address, driver);
+    BindOutcome outcome = binder.bindToVfio(address, driver, groupCheck);
     if (outcome.changed)
     {
         update(address, [&outcome](DeviceInfo& info) {
@@ -160,7 +169,75 @@ void DeviceManager::bindLocked(const PciAddress& address,
     }
 }
 
-void DeviceManager::bind(const PciAddress& address, const std::string& driver)
+void DeviceManager::bindGroupLocked(const PciAddress& address,
+                                    const std::string& driver)
+{
+    int group = known(address).pci.iommuGroup;
+    if (group < 0)
+    {
+        bindLocked(address, driver); // refuses with the reason
+        return;
+    }
+    // Members that stay where they are must keep the group viable; the
+    // others all move, so none of them is checked against the rest.
+    std::vector<PciAddress> moving;
+    for (const auto& member : iommuGroupMembers(host, group))
+    {
+        PciDevice pci = readPciDevice(host, member);
+        if (member == address || (!pci.isBridge() && !isVfioDriver(pci.driver) &&
+                                  !keepsGroupViable(pci.driver)))
+        {
+            moving.push_back(member);
+        }
+        else if (!keepsGroupViable(pci.driver))
+        {
+            fail(Errc::NotViable,
+                 "IOMMU group " + std::to_string(group) +
+                     " cannot be bound as a whole: bridge " + member.str() +
+                     " is on " + pci.driver);
+        }
+    }
+    std::vector<std::pair<PciAddress, std::string>> done;
+    try
+    {
+        for (const auto& member : moving)
+        {
+            std::string before = readPciDevice(host, member).driver;
+            bindLocked(member, member == address ? driver : "",
+                       GroupCheck::DoneByCaller);
+            done.emplace_back(member, before);
+        }
+    }
+    catch (const Error&)
+    {
+        // All or nothing: the members already moved go back.
+        for (auto it = done.rbegin(); it != done.rend(); ++it)
+        {
+            try
+            {
+                binder.giveBack(it->first, it->second);
+                update(it->first,
+                       [](DeviceInfo& info) { info.originalDriver.reset(); });
+            }
+            catch (const Error&)
+            {
+                // Reported through the member's own state; the first
+                // error is the one the caller needs.
+            }
+        }
+        throw;
+    }
+    for (const auto& member : moving)
+    {
+        if (member != address)
+        {
+            succeeded(member);
+        }
+    }
+}
+
+void DeviceManager::bind(const PciAddress& address, const std::string& driver,
+                         bool wholeGroup)
 {
     GroupLock lock = lockGroupOf(address);
     try
@@ -172,7 +249,14 @@ void DeviceManager::bind(const PciAddress& address, const std::string& driver)
             fail(Errc::Busy, address.str() + " is assigned to " +
                                  device.owner + "; release it first");
         }
-        bindLocked(address, driver);
+        if (wholeGroup)
+        {
+            bindGroupLocked(address, driver);
+        }
+        else
+        {
+            bindLocked(address, driver);
+        }
     }
     catch (const Error& e)
     {
@@ -192,6 +276,12 @@ void DeviceManager::unbind(const PciAddress& address)
     }
     catch (const Error& e)
     {
+        if (e.code() == Errc::TimedOut)
+        {
+            auto original = known(address).originalDriver;
+            std::lock_guard guard(mutex);
+            unfinishedGiveBacks[address] = original;
+        }
         recordError(address, e);
         throw;
     }
@@ -270,6 +360,37 @@ void DeviceManager::handleUevent(const Uevent& event)
         return;
     }
     refresh(address);
+
+    if (event.action != "unbind")
+    {
+        return;
+    }
+    std::lock_guard lock(mutex);
+    auto pending = unfinishedGiveBacks.find(address);
+    if (pending != unfinishedGiveBacks.end())
+    {
+        // Off the event thread: drivers_probe runs a driver's probe.
+        finishers.emplace_back(&DeviceManager::finishGiveBack, this, address,
+                               pending->second);
+        unfinishedGiveBacks.erase(pending);
+    }
+}
+
+void DeviceManager::finishGiveBack(
+    const PciAddress& address, const std::optional<std::string>& originalDriver)
+{
+    try
+    {
+        calls.waitUntilNotStuck(address, options.timeouts.unbind);
+        GroupLock lock = lockGroupOf(address);
+        binder.giveBack(address, originalDriver);
+        update(address, [](DeviceInfo& info) { info.originalDriver.reset(); });
+        succeeded(address);
+    }
+    catch (const Error& e)
+    {
+        recordError(address, e);
+    }
 }
 
 void DeviceManager::refresh(const PciAddress& address)

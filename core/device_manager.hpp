@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace vfiod
@@ -103,10 +104,17 @@ class DeviceManager
     /**
      * @brief Binds the device to vfio: @p driver is "vfio-pci", a variant
      * name, or "" for the best modules.alias match. Idempotent.
+     *
+     * With @p wholeGroup, every other endpoint of the device's IOMMU group
+     * that is on a host driver goes to vfio too (each with its best
+     * match), so that a GPU and its audio function can be bound at all:
+     * one at a time, each would be refused because of the other. Either
+     * all of them end up on vfio, or none moves.
      * @throws Error: NotFound, InvalidArgument, Busy, NotViable,
      *         NotSupported, Failed, TimedOut.
      */
-    void bind(const PciAddress& address, const std::string& driver);
+    void bind(const PciAddress& address, const std::string& driver,
+              bool wholeGroup = false);
 
     /**
      * @brief Gives the device back to its original driver.
@@ -150,7 +158,9 @@ class DeviceManager
     GroupLock lockGroupOf(const PciAddress& address);
     DeviceInfo known(const PciAddress& address) const;
     void requireUnassigned(const PciAddress& address) const;
-    void bindLocked(const PciAddress& address, const std::string& driver);
+    void bindLocked(const PciAddress& address, const std::string& driver,
+                    GroupCheck groupCheck = GroupCheck::Required);
+    void bindGroupLocked(const PciAddress& address, const std::string& driver);
     void refresh(const PciAddress& address);
     void update(const PciAddress& address,
                 const std::function<void(DeviceInfo&)>& change);
@@ -158,6 +168,8 @@ class DeviceManager
     void notify(const DeviceChange& change);
     void recordError(const PciAddress& address, const Error& error);
     void succeeded(const PciAddress& address);
+    void finishGiveBack(const PciAddress& address,
+                        const std::optional<std::string>& originalDriver);
 
     KernelHost& host;
     ManagerOptions options;
@@ -169,6 +181,10 @@ class DeviceManager
     /// "group 12", or "device 0000:00:05.0" for a device without a group.
     std::map<std::string, std::shared_ptr<std::timed_mutex>> groupMutexes;
     std::vector<Listener> listeners;
+    /// Unbinds that timed out while the kernel kept waiting: when the
+    /// kernel lets go, the give-back the caller asked for is finished.
+    std::map<PciAddress, std::optional<std::string>> unfinishedGiveBacks;
+    std::vector<std::jthread> finishers; ///< joined on destruction
 };
 
 } // namespace vfiod

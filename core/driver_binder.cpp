@@ -233,7 +233,8 @@ std::string DriverBinder::rollBack(const PciAddress& address,
 }
 
 BindOutcome DriverBinder::bindToVfio(const PciAddress& address,
-                                     const std::string& requested)
+                                     const std::string& requested,
+                                     GroupCheck groupCheck)
 {
     calls.requireNotStuck(address);
     PciDevice device = readPciDevice(host, address);
@@ -252,7 +253,10 @@ BindOutcome DriverBinder::bindToVfio(const PciAddress& address,
         return outcome;
     }
 
-    requireViableGroup(host, address, device.iommuGroup);
+    if (groupCheck == GroupCheck::Required)
+    {
+        requireViableGroup(host, address, device.iommuGroup);
+    }
     loadDriver(target);
 
     try

@@ -26,6 +26,15 @@ struct BindTimeouts
     std::chrono::milliseconds reset{std::chrono::seconds(30)};
 };
 
+/** @brief Whether bindToVfio checks the IOMMU group's viability. */
+enum class GroupCheck
+{
+    Required, ///< refuse when another member is on a DMA-API driver
+    /// The caller binds the whole group and has checked the members it
+    /// leaves alone.
+    DoneByCaller,
+};
+
 /** @brief What a bind did. */
 struct BindOutcome
 {
@@ -77,7 +86,8 @@ class DriverBinder
      *         Failed (kernel refused; rolled back), TimedOut.
      */
     BindOutcome bindToVfio(const PciAddress& address,
-                           const std::string& requested);
+                           const std::string& requested,
+                           GroupCheck groupCheck = GroupCheck::Required);
 
     /**
      * @brief Returns the device to @p originalDriver ("" = leave it

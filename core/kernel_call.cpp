@@ -97,6 +97,7 @@ void failKernelWrite(const std::system_error& e, const PciAddress& address,
 struct KernelCalls::Stuck
 {
     mutable std::mutex mutex;
+    mutable std::condition_variable cleared;
     std::set<PciAddress> addresses;
 
     void mark(const PciAddress& address)
@@ -109,6 +110,7 @@ struct KernelCalls::Stuck
     {
         std::lock_guard lock(mutex);
         addresses.erase(address);
+        cleared.notify_all();
     }
 };
 
@@ -160,6 +162,15 @@ void KernelCalls::requireNotStuck(const PciAddress& address) const
                              " is still blocked (an unbind waits until "
                              "every process closes the device)");
     }
+}
+
+bool KernelCalls::waitUntilNotStuck(const PciAddress& address,
+                                    std::chrono::milliseconds timeout) const
+{
+    std::unique_lock lock(stuck->mutex);
+    return stuck->cleared.wait_for(lock, timeout, [this, &address] {
+        return stuck->addresses.count(address) == 0;
+    });
 }
 
 } // namespace vfiod

@@ -64,6 +64,15 @@ class KernelCalls
     /** @brief Throws Busy when an earlier call on the device is blocked. */
     void requireNotStuck(const PciAddress& address) const;
 
+    /**
+     * @brief Waits until no call on the device is blocked any more. The
+     * kernel sends its uevent before the blocked write returns, so a
+     * reaction to that uevent waits here first.
+     * @return false when the timeout passed first.
+     */
+    bool waitUntilNotStuck(const PciAddress& address,
+                           std::chrono::milliseconds timeout) const;
+
   private:
     struct Stuck;
 

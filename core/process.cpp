@@ -3,6 +3,7 @@
 #include "fd.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -131,9 +132,23 @@ ProcessResult runProcess(const std::vector<std::string>& argv)
     }
     args.push_back(nullptr);
 
+    // The daemon blocks its signals to read them from a signalfd; the
+    // child must start with an empty mask and default dispositions.
+    posix_spawnattr_t attr;
+    spawn.check(posix_spawnattr_init(&attr), "posix_spawnattr_init");
+    sigset_t none;
+    sigset_t all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
     pid_t pid = -1;
-    int rc = ::posix_spawn(&pid, argv[0].c_str(), &spawn.actions, nullptr,
+    int rc = ::posix_spawn(&pid, argv[0].c_str(), &spawn.actions, &attr,
                            args.data(), environ);
+    posix_spawnattr_destroy(&attr);
     if (rc != 0)
     {
         throw std::system_error(rc, std::generic_category(),

@@ -1,0 +1,49 @@
+#pragma once
+
+#include "exit_codes.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vfioctl
+{
+
+/** @brief Options every subcommand accepts, before or after its name. */
+struct GlobalOptions
+{
+    /** D-Bus address from --bus-address; unset means the system bus. */
+    std::optional<std::string> busAddress;
+    /** --json: machine-readable output on stdout. */
+    bool json = false;
+};
+
+/**
+ * @name Subcommands
+ * Each runs one verb and returns the exit code. Failures are thrown
+ * (sdbus::Error from the bus, CliError otherwise) and reported by main, so
+ * every command prints errors the same way. Kept free of CLI11, which only
+ * vfioctl.cpp includes because it is slow to compile.
+ */
+///@{
+ExitCode runList(const GlobalOptions& options);
+ExitCode runShow(const GlobalOptions& options, const std::string& address);
+ExitCode runBind(const GlobalOptions& options, const std::string& address,
+                 const std::optional<std::string>& driver);
+ExitCode runUnbind(const GlobalOptions& options, const std::string& address);
+/**
+ * @param[in] command empty: hold the lease until SIGINT/SIGTERM/SIGHUP;
+ *            otherwise run it and hold the lease while it runs.
+ * @return an ExitCode, or with @p command that command's shell status.
+ */
+int runAssign(const GlobalOptions& options, const std::string& address,
+              const std::optional<std::string>& driver,
+              const std::vector<std::string>& command);
+ExitCode runRelease(const GlobalOptions& options, const std::string& address);
+ExitCode runReset(const GlobalOptions& options, const std::string& address,
+                  const std::optional<std::string>& method);
+ExitCode runMonitor(const GlobalOptions& options);
+ExitCode runReload(const GlobalOptions& options);
+///@}
+
+} // namespace vfioctl

@@ -1,0 +1,193 @@
+/*
+ * vfioctl: the command-line client of vfiod. This file only parses the
+ * command line (it is the one translation unit that includes CLI11, which
+ * is slow to compile) and turns failures into messages and exit codes; each
+ * verb lives in its own cmd_*.cpp.
+ */
+
+#include "config.h"
+
+#include "cli_error.hpp"
+#include "commands.hpp"
+#include "exit_codes.hpp"
+
+#include <sdbus-c++/Error.h>
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <iostream>
+
+namespace
+{
+
+using namespace vfioctl;
+
+/** What the chosen subcommand will do, filled in by its CLI11 callback. */
+using Action = std::function<int()>;
+
+struct Arguments
+{
+    std::string busAddress;
+    GlobalOptions global;
+    std::string address;
+    std::string driver;
+    std::string method;
+    std::vector<std::string> command;
+};
+
+std::optional<std::string> optionalOf(const std::string& text)
+{
+    return text.empty() ? std::nullopt : std::optional<std::string>(text);
+}
+
+CLI::App* addDeviceCommand(CLI::App& app, const char* name,
+                           const char* description, Arguments& args)
+{
+    CLI::App* command = app.add_subcommand(name, description);
+    command
+        ->add_option("ADDR", args.address,
+                     "PCI address: DDDD:BB:DD.F or BB:DD.F")
+        ->required();
+    return command;
+}
+
+void setUpCommands(CLI::App& app, Arguments& args, Action& action)
+{
+    const GlobalOptions& global = args.global;
+
+    app.add_subcommand("list", "List PCI devices and their state")
+        ->callback([&] { action = [&] { return toInt(runList(global)); }; });
+
+    addDeviceCommand(app, "show", "Show every property of a device", args)
+        ->callback([&] {
+            action = [&] { return toInt(runShow(global, args.address)); };
+        });
+
+    auto* bind = addDeviceCommand(
+        app, "bind", "Bind a device to vfio-pci or a vfio variant driver",
+        args);
+    bind->add_option("--driver", args.driver,
+                     "vfio driver to use (default: the best match)");
+    bind->callback([&] {
+        action = [&] {
+            return toInt(
+                runBind(global, args.address, optionalOf(args.driver)));
+        };
+    });
+
+    addDeviceCommand(app, "unbind", "Return a device to its original driver",
+                     args)
+        ->callback([&] {
+            action = [&] { return toInt(runUnbind(global, args.address)); };
+        });
+
+    auto* assign = addDeviceCommand(
+        app, "assign",
+        "Assign a device to this session: hold the lease until interrupted, "
+        "or for the lifetime of CMD",
+        args);
+    assign->add_option("--driver", args.driver,
+                       "vfio driver to use if the device must be bound");
+    assign->add_option("CMD", args.command,
+                       "CMD [ARGS...] after --: run it while holding the "
+                       "lease, then release and exit with its status");
+    assign->footer("The lease stays in vfioctl (close-on-exec): CMD does not "
+                   "inherit it.\nSIGINT, SIGTERM, SIGHUP and SIGQUIT sent to "
+                   "vfioctl are passed on to CMD.");
+    assign->callback([&] {
+        action = [&] {
+            return runAssign(global, args.address, optionalOf(args.driver),
+                             args.command);
+        };
+    });
+
+    addDeviceCommand(app, "release", "End the assignment of a device", args)
+        ->callback([&] {
+            action = [&] { return toInt(runRelease(global, args.address)); };
+        });
+
+    auto* reset = addDeviceCommand(app, "reset", "Reset a device", args);
+    reset->add_option("--method", args.method,
+                      "reset method, one of the device's ResetMethods "
+                      "(default: the kernel's order)");
+    reset->callback([&] {
+        action = [&] {
+            return toInt(
+                runReset(global, args.address, optionalOf(args.method)));
+        };
+    });
+
+    app.add_subcommand("monitor", "Print device events until interrupted")
+        ->callback([&] { action = [&] { return toInt(runMonitor(global)); }; });
+
+    app.add_subcommand("reload", "Make vfiod re-read its configuration")
+        ->callback([&] { action = [&] { return toInt(runReload(global)); }; });
+}
+
+int reportParseError(CLI::App& app, const CLI::ParseError& error)
+{
+    // --help and --version arrive as "errors" that exit successfully.
+    if (error.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success))
+    {
+        return app.exit(error);
+    }
+    std::cerr << "vfioctl: " << error.what()
+              << "\nRun 'vfioctl --help' for usage." << std::endl;
+    return toInt(ExitCode::usage);
+}
+
+int report(const CliError& error)
+{
+    std::cerr << "vfioctl: " << error.what() << std::endl;
+    return toInt(error.code());
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"Control vfiod, the VFIO passthrough device manager.",
+                 "vfioctl"};
+    // Global options are accepted after the subcommand too.
+    app.fallthrough();
+    app.require_subcommand(1);
+    app.set_version_flag("--version", VFIOD_VERSION);
+    app.footer(exitCodeHelp);
+
+    Arguments args;
+    Action action;
+    app.add_option("--bus-address", args.busAddress,
+                   "D-Bus address of the bus vfiod is on (default: "
+                   "$DBUS_SYSTEM_BUS_ADDRESS, else the system bus)");
+    app.add_flag("--json", args.global.json,
+                 "Machine-readable output: JSON on stdout");
+    setUpCommands(app, args, action);
+
+    try
+    {
+        app.parse(argc, argv);
+    }
+    catch (const CLI::ParseError& error)
+    {
+        return reportParseError(app, error);
+    }
+    args.global.busAddress = optionalOf(args.busAddress);
+
+    try
+    {
+        return action();
+    }
+    catch (const CliError& error)
+    {
+        return report(error);
+    }
+    catch (const sdbus::Error& error)
+    {
+        return report(fromBusError(error));
+    }
+    catch (const std::exception& error)
+    {
+        return report(CliError(ExitCode::failed, error.what()));
+    }
+}

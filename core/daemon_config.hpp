@@ -1,0 +1,76 @@
+#pragma once
+
+#include "device_manager.hpp"
+#include "driver_binder.hpp"
+#include "linux_host.hpp"
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vfiod
+{
+
+/** @brief How much the daemon logs, from least to most. */
+enum class LogLevel
+{
+    Error,
+    Warning,
+    Info,
+    Debug,
+};
+
+/** @brief "error", "warning", "info", "debug". */
+std::string_view logLevelName(LogLevel level) noexcept;
+
+/** @brief Who may change device state without asking polkit. */
+struct AccessConfig
+{
+    std::vector<std::string> users;  ///< user names
+    std::vector<std::string> groups; ///< group names (primary or supplementary)
+};
+
+/**
+ * @brief The contents of vfiod.toml; every member has the default that an
+ * absent key means.
+ */
+struct DaemonConfig
+{
+    LogLevel logLevel = LogLevel::Info;
+    std::string stateDir = defaultStateDir();
+    std::string pluginDir; ///< "" means the directory vfiod was built with
+    LinuxRoots roots;
+    AccessConfig access;
+    BindTimeouts timeouts;
+    std::chrono::milliseconds groupWait{std::chrono::seconds(30)};
+
+    /** @brief The DeviceManager tunables these settings describe. */
+    ManagerOptions managerOptions() const;
+
+    /** @brief The configured state directory of this build. */
+    static std::string defaultStateDir();
+};
+
+/** @brief Where vfiod looks for its configuration without --config. */
+std::string defaultConfigPath();
+
+/**
+ * @brief Parses vfiod.toml text. Strict: unknown sections and keys, wrong
+ * types and out-of-range values are refused rather than ignored, so a typo
+ * cannot silently fall back to a default.
+ * @param sourceName the file name used in messages.
+ * @throws Error(Errc::InvalidArgument) "FILE:LINE:COLUMN: what is wrong".
+ */
+DaemonConfig parseDaemonConfig(std::string_view text,
+                               const std::string& sourceName);
+
+/**
+ * @brief Reads and parses a configuration file.
+ * @throws Error(Errc::NotFound) when the file does not exist,
+ *         Error(Errc::InvalidArgument) as parseDaemonConfig, or when it
+ *         cannot be read.
+ */
+DaemonConfig loadDaemonConfig(const std::string& path);
+
+} // namespace vfiod

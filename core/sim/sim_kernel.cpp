@@ -1,0 +1,445 @@
+#include "sim_kernel.hpp"
+
+#include "error.hpp"
+#include "sim_attributes.hpp"
+#include "sim_host_file.hpp"
+#include "sim_pci_bus.hpp"
+#include "sim_pci_ids.hpp"
+#include "sim_state_watch.hpp"
+#include "sim_sysfs.hpp"
+#include "sim_writes.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+#include <utility>
+
+namespace vfiod
+{
+
+using namespace std::chrono_literals;
+
+namespace
+{
+
+/// Upper bound between two looks at the state while waiting, in case a
+/// change notification is missed (or inotify is unavailable).
+constexpr std::chrono::milliseconds maxPollInterval = 50ms;
+
+[[noreturn]] void throwErrno(int error, const std::string& what)
+{
+    throw std::system_error(error, std::generic_category(), what);
+}
+
+int numberAfter(std::string_view text, std::string_view prefix)
+{
+    if (!text.starts_with(prefix) || text.size() == prefix.size())
+    {
+        return -1;
+    }
+    int value = 0;
+    for (char c : text.substr(prefix.size()))
+    {
+        if (c < '0' || c > '9' || value > 100000000)
+        {
+            return -1;
+        }
+        value = value * 10 + (c - '0');
+    }
+    return value;
+}
+
+} // namespace
+
+int64_t simNowMs()
+{
+    struct timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
+
+SimKernel::SimKernel(const std::string& hostFile, const std::string& stateDir) :
+    store(stateDir), log(store.ueventLogPath())
+{
+    std::lock_guard guard(mutex);
+    auto lock = store.lockExclusive();
+    if (store.refresh(model))
+    {
+        return; // the state wins; the host file is only for a new one
+    }
+    if (hostFile.empty())
+    {
+        fail(Errc::NotFound, "no simulated kernel state in " + stateDir +
+                                 " and no host file to create it from");
+    }
+    model = sim::loadHostFile(hostFile);
+    model.instance = sim::SimStateStore::newInstance();
+    // A log left from an earlier state would mix seqnum sequences.
+    store.wipe();
+    log.create();
+    store.save(model);
+}
+
+void SimKernel::requireState()
+{
+    if (!store.refresh(model))
+    {
+        fail(Errc::Failed,
+             "the simulated kernel state in " + store.dir() + " has vanished");
+    }
+}
+
+template <typename F>
+auto SimKernel::readTransaction(F&& body)
+{
+    std::lock_guard guard(mutex);
+    auto lock = store.lockShared();
+    requireState();
+    return body(std::as_const(model));
+}
+
+template <typename F>
+auto SimKernel::writeTransaction(F&& body)
+{
+    std::lock_guard guard(mutex);
+    auto lock = store.lockExclusive();
+    requireState();
+    sim::Events events;
+    sim::PciBus bus(model, events);
+    sim::Tx tx{model, bus, simNowMs()};
+    try
+    {
+        // Operations whose condition came true meanwhile (the last close
+        // of a device being unbound, a reset's delay) finish first, as
+        // they would have in the kernel.
+        tx.changed = bus.settle(tx.nowMs);
+        auto result = body(tx);
+        if (tx.changed || !events.empty())
+        {
+            store.save(model);
+            log.append(events);
+        }
+        return result;
+    }
+    catch (...)
+    {
+        // The model may be half changed: re-read it next time.
+        store.invalidate();
+        throw;
+    }
+}
+
+std::optional<std::string> SimKernel::read(const std::string& path)
+{
+    return readTransaction(
+        [&](const sim::Model& m) -> std::optional<std::string> {
+            std::optional<sim::SysEntry> entry = sim::lookup(m, path);
+            if (!entry)
+            {
+                return std::nullopt;
+            }
+            switch (entry->type)
+            {
+                case sim::SysEntry::Type::Dir:
+                case sim::SysEntry::Type::Link:
+                    throwErrno(EISDIR, "read " + path);
+                case sim::SysEntry::Type::WriteOnly:
+                    throwErrno(EACCES, "read " + path);
+                case sim::SysEntry::Type::File:
+                    break;
+            }
+            return sim::attributeText(m, entry->dir, entry->name);
+        });
+}
+
+void SimKernel::write(const std::string& path, std::string_view value)
+{
+    sim::WriteMemory memory;
+    runSteps(
+        [&](sim::Tx& tx) { return sim::applyWrite(tx, path, value, memory); },
+        "write " + path);
+}
+
+void SimKernel::runSteps(const std::function<sim::Step(sim::Tx&)>& attempt,
+                         const std::string& what)
+{
+    for (;;)
+    {
+        sim::Step step = writeTransaction(attempt);
+        switch (step.kind)
+        {
+            case sim::Step::Kind::Done:
+                if (step.error != 0)
+                {
+                    throwErrno(step.error, what);
+                }
+                return;
+            case sim::Step::Kind::WaitUnlocked:
+                waitPending(step.device, step.pendingId, step.readyAtMs);
+                continue; // the device lock is free: try again
+            case sim::Step::Kind::WaitCompleted:
+                waitPending(step.device, step.pendingId, step.readyAtMs);
+                if (step.error != 0)
+                {
+                    throwErrno(step.error, what);
+                }
+                return;
+        }
+    }
+}
+
+void SimKernel::waitPending(const PciAddress& address, uint64_t pendingId,
+                            int64_t readyAtMs)
+{
+    sim::StateWatch watch(store.dir());
+    for (;;)
+    {
+        bool finished = writeTransaction([&](sim::Tx& tx) {
+            const sim::Device* d = sim::findDevice(tx.model, address);
+            return d == nullptr || d->pending.id != pendingId;
+        });
+        if (finished)
+        {
+            return;
+        }
+        auto wait = maxPollInterval;
+        int64_t untilReady = readyAtMs - simNowMs();
+        if (untilReady > 0 && untilReady < wait.count())
+        {
+            wait = std::chrono::milliseconds(untilReady);
+        }
+        // Nothing is held here: other threads and processes go on, and one
+        // of them may be the one that closes the device.
+        watch.wait(wait);
+    }
+}
+
+std::optional<std::string> SimKernel::readLinkName(const std::string& path)
+{
+    return readTransaction(
+        [&](const sim::Model& m) -> std::optional<std::string> {
+            std::optional<sim::SysEntry> entry = sim::lookup(m, path);
+            if (!entry || entry->type != sim::SysEntry::Type::Link)
+            {
+                return std::nullopt;
+            }
+            return entry->name;
+        });
+}
+
+std::vector<std::string> SimKernel::list(const std::string& path)
+{
+    return readTransaction([&](const sim::Model& m) {
+        std::optional<sim::SysEntry> entry = sim::lookup(m, path);
+        if (!entry || (entry->type != sim::SysEntry::Type::Dir &&
+                       entry->type != sim::SysEntry::Type::Link))
+        {
+            return std::vector<std::string>{};
+        }
+        return sim::childNames(m, entry->dir);
+    });
+}
+
+bool SimKernel::exists(const std::string& path)
+{
+    return readTransaction(
+        [&](const sim::Model& m) { return sim::lookup(m, path).has_value(); });
+}
+
+void SimKernel::modprobe(const std::string& module)
+{
+    writeTransaction([&](sim::Tx& tx) {
+        sim::Module* m = sim::findModule(tx.model, module);
+        if (m == nullptr)
+        {
+            fail(Errc::NotFound, "modprobe: FATAL: Module " + module +
+                                     " not found in directory "
+                                     "/lib/modules/" +
+                                     tx.model.kernelRelease);
+        }
+        if (!m->loaded)
+        {
+            tx.bus.loadModule(*m);
+            tx.changed = true;
+        }
+        return 0;
+    });
+}
+
+std::string SimKernel::modulesAlias()
+{
+    return readTransaction(
+        [](const sim::Model& m) { return sim::modulesAliasText(m); });
+}
+
+bool SimKernel::nodeExists(const sim::Model& model, std::string_view path)
+{
+    if (path == "vfio" || path == "vfio/vfio" || path == "vfio/devices")
+    {
+        return sim::vfioLoaded(model);
+    }
+    int k = numberAfter(path, "vfio/devices/vfio");
+    if (k >= 0)
+    {
+        return std::any_of(
+            model.devices.begin(), model.devices.end(),
+            [k](const auto& entry) { return entry.second.vfioDev == k; });
+    }
+    int group = numberAfter(path, "vfio/");
+    if (group >= 0 && sim::vfioLoaded(model))
+    {
+        return std::any_of(model.devices.begin(), model.devices.end(),
+                           [group](const auto& entry) {
+                               return entry.second.iommuGroup == group &&
+                                      sim::isVfioDriverName(
+                                          entry.second.driver);
+                           });
+    }
+    return false;
+}
+
+bool SimKernel::devNodeExists(const std::string& path)
+{
+    return readTransaction(
+        [&](const sim::Model& m) { return nodeExists(m, path); });
+}
+
+bool SimKernel::waitDevNode(const std::string& path,
+                            std::chrono::milliseconds timeout)
+{
+    // Watch before the first look, so a node created in between wakes us.
+    sim::StateWatch watch(store.dir());
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;)
+    {
+        if (devNodeExists(path))
+        {
+            return true;
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left <= 0ms)
+        {
+            return false;
+        }
+        watch.wait(std::min(left, maxPollInterval));
+    }
+}
+
+std::unique_ptr<UeventSource> SimKernel::openUevents()
+{
+    std::lock_guard guard(mutex);
+    // Under the lock, so the source starts exactly between two changes.
+    auto lock = store.lockShared();
+    return log.subscribe();
+}
+
+void SimKernel::hotAdd(const std::string& deviceToml)
+{
+    writeTransaction([&](sim::Tx& tx) {
+        sim::Device device =
+            sim::parseDeviceText(deviceToml, "hot-add", tx.model);
+        if (sim::findDevice(tx.model, device.address) != nullptr)
+        {
+            fail(Errc::Busy, "cannot hot-add " + device.address.str() +
+                                 ": the address is taken");
+        }
+        tx.bus.addDevice(std::move(device));
+        tx.changed = true;
+        return 0;
+    });
+}
+
+void SimKernel::hotRemove(const PciAddress& address)
+{
+    runSteps(
+        [&](sim::Tx& tx) {
+            sim::Device* d = sim::findDevice(tx.model, address);
+            if (d == nullptr)
+            {
+                fail(Errc::NotFound,
+                     "cannot remove " + address.str() + ": no such device");
+            }
+            if (std::optional<sim::Step> wait = sim::waitIfLocked(*d))
+            {
+                return *wait;
+            }
+            bool vfOpen = false;
+            for (sim::Device* vf : tx.bus.vfsOf(*d))
+            {
+                vfOpen = vfOpen || sim::isVfioOpen(*vf);
+            }
+            if (sim::isVfioOpen(*d) || vfOpen)
+            {
+                // Removal unbinds, and vfio's unbind waits for the close.
+                return sim::startPending(tx, *d, sim::PendingKind::Remove, 0);
+            }
+            tx.bus.removeDevice(address);
+            tx.changed = true;
+            return sim::Step::done();
+        },
+        "remove " + address.str());
+}
+
+void SimKernel::openDevice(const PciAddress& address)
+{
+    writeTransaction([&](sim::Tx& tx) {
+        sim::Device* d = sim::findDevice(tx.model, address);
+        if (d == nullptr)
+        {
+            fail(Errc::NotFound,
+                 "cannot open " + address.str() + ": no such device");
+        }
+        if (!sim::isVfioDriverName(d->driver))
+        {
+            fail(Errc::Failed, "cannot open " + address.str() +
+                                   " through vfio: it is bound to " +
+                                   (d->driver.empty() ? std::string("no driver")
+                                                      : d->driver));
+        }
+        if (d->pending.kind != sim::PendingKind::None)
+        {
+            fail(Errc::Busy, "cannot open " + address.str() +
+                                 ": it is being unbound or removed");
+        }
+        // VFIO_GROUP_SET_CONTAINER refuses a group that is not viable.
+        if (const sim::Device* blocker =
+                tx.bus.viabilityBlocker(d->iommuGroup, d))
+        {
+            fail(Errc::NotViable,
+                 "cannot open " + address.str() + ": IOMMU group " +
+                     std::to_string(d->iommuGroup) + " is not viable, " +
+                     blocker->address.str() + " is bound to " +
+                     blocker->driver);
+        }
+        ++d->openCount;
+        tx.changed = true;
+        return 0;
+    });
+}
+
+void SimKernel::closeDevice(const PciAddress& address)
+{
+    writeTransaction([&](sim::Tx& tx) {
+        sim::Device* d = sim::findDevice(tx.model, address);
+        if (d == nullptr)
+        {
+            fail(Errc::NotFound,
+                 "cannot close " + address.str() + ": no such device");
+        }
+        if (d->openCount == 0)
+        {
+            fail(Errc::InvalidArgument,
+                 "cannot close " + address.str() + ": it is not open");
+        }
+        --d->openCount;
+        tx.changed = true;
+        // The last close lets a waiting unbind or removal finish now.
+        tx.bus.settle(tx.nowMs);
+        return 0;
+    });
+}
+
+} // namespace vfiod

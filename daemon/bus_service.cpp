@@ -1,0 +1,259 @@
+#include "bus_service.hpp"
+
+#include "error.hpp"
+#include "logging.hpp"
+#include "manager_adaptor.hpp"
+#include "service_notify.hpp"
+#include "signals.hpp"
+#include "uevent_pump.hpp"
+
+#include <sdbus-c++/sdbus-c++.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+namespace vfiod::daemon
+{
+
+namespace
+{
+
+constexpr auto busName = "org.vfiod1";
+
+/// Operations mostly wait for the kernel, not the CPU: more threads than
+/// cores, so that a few slow devices do not hold up the rest.
+unsigned workerCount()
+{
+    return std::clamp(2 * std::thread::hardware_concurrency(), 4u, 16u);
+}
+
+/** Settings read once at start-up that a reload changed. */
+std::vector<std::string> needRestart(const DaemonConfig& before,
+                                     const DaemonConfig& after)
+{
+    std::vector<std::string> changed;
+    auto check = [&](const char* name, const auto& a, const auto& b) {
+        if (a != b)
+        {
+            changed.emplace_back(name);
+        }
+    };
+    check("daemon.state_dir", before.stateDir, after.stateDir);
+    check("daemon.plugin_dir", before.pluginDir, after.pluginDir);
+    check("roots.sysfs", before.roots.sysfs, after.roots.sysfs);
+    check("roots.dev", before.roots.dev, after.roots.dev);
+    check("roots.modules", before.roots.modules, after.roots.modules);
+    check("roots.modprobe", before.roots.modprobe, after.roots.modprobe);
+    check("timeouts.unbind_ms", before.timeouts.unbind, after.timeouts.unbind);
+    check("timeouts.probe_ms", before.timeouts.probe, after.timeouts.probe);
+    check("timeouts.dev_node_ms", before.timeouts.devNode,
+          after.timeouts.devNode);
+    check("timeouts.reset_ms", before.timeouts.reset, after.timeouts.reset);
+    check("timeouts.group_wait_ms", before.groupWait, after.groupWait);
+    return changed;
+}
+
+std::string status(size_t devices)
+{
+    return "Serving " + std::to_string(devices) + " PCI devices as " + busName;
+}
+
+} // namespace
+
+std::unique_ptr<sdbus::IConnection>
+    connectBus(const std::optional<std::string>& address)
+{
+    try
+    {
+        if (address)
+        {
+            // Despite its name this only sets the address: the connection
+            // is a plain bus client of whatever bus listens there.
+            return sdbus::createSessionBusConnectionWithAddress(*address);
+        }
+        return sdbus::createSystemBusConnection();
+    }
+    catch (const sdbus::Error& e)
+    {
+        fail(Errc::Failed, "cannot connect to " +
+                               (address ? "the bus at " + *address
+                                        : std::string("the system bus")) +
+                               ": " + e.getMessage());
+    }
+}
+
+BusService::BusService(std::optional<std::string> busAddress,
+                       ConfigStore& config, KernelHost& host, bool verbose) :
+    busAddress(std::move(busAddress)),
+    config(config), host(host), verbose(verbose), startConfig(config.current()),
+    backend(host.backend()), connection(connectBus(this->busAddress)),
+    loop(*connection), manager(host, startConfig.managerOptions()),
+    authorizer([&config] { return config.access(); }),
+    leases(loop,
+           [this](const PciAddress& address, const std::string& owner) {
+               requests.leaseExpired(address, owner);
+           }),
+    pool(workerCount(), [this] { return connectBus(this->busAddress); }),
+    operations(manager, authorizer, config, leases,
+               [this](const DaemonConfig& fresh) { applyConfig(fresh); }),
+    requests(loop, pool, operations), tree(*connection, manager, requests)
+{
+    manager.subscribe(
+        [this](const DeviceChange& change) { onDeviceChange(change); });
+}
+
+BusService::~BusService()
+{
+    shutdown();
+}
+
+void BusService::onDeviceChange(const DeviceChange& change)
+{
+    // Called from whichever thread changed the device: objects are only
+    // touched on the loop.
+    loop.post([this, change] {
+        size_t before = tree.size();
+        tree.apply(change);
+        leases.reconcile(change.address, manager.info(change.address));
+        if (tree.size() != before)
+        {
+            notifyStatus(status(tree.size()));
+        }
+    });
+}
+
+void BusService::start()
+{
+    // The object manager first: device objects announce themselves to it.
+    root =
+        std::make_unique<ManagerAdaptor>(*connection, tree, requests, backend);
+
+    // Subscribe to uevents before reading the devices, so that nothing
+    // that happens in between is missed.
+    auto source = host.openUevents();
+    manager.enumerate();
+    loop.runPending();
+    tree.exportAll();
+    uevents = std::make_unique<UeventPump>(
+        loop, std::move(source), [this](std::vector<Uevent> events) {
+            requests.uevents(std::move(events));
+        });
+
+    requestName();
+    logInfo(backend + " backend: " + status(tree.size()));
+    notifyReady(status(tree.size()));
+}
+
+void BusService::requestName()
+{
+    try
+    {
+        connection->requestName(busName);
+    }
+    catch (const sdbus::Error& e)
+    {
+        const std::string& name = e.getName();
+        if (name == "org.freedesktop.DBus.Error.AccessDenied" ||
+            name == "System.Error.EACCES" || name == "System.Error.EPERM")
+        {
+            fail(Errc::AccessDenied,
+                 std::string("the bus does not let this user own ") + busName +
+                     ": run vfiod as root, or install its bus policy "
+                     "(org.vfiod1.conf) into the bus configuration");
+        }
+        if (name == "org.freedesktop.DBus.Error.FileExists" ||
+            name == "System.Error.EEXIST" || name == "System.Error.EALREADY")
+        {
+            fail(Errc::Busy, std::string(busName) +
+                                 " is already owned on this bus: another "
+                                 "vfiod is running");
+        }
+        throw;
+    }
+}
+
+void BusService::run(SignalFd& signals)
+{
+    loop.watch(signals.fd(), [this, &signals](short) {
+        while (auto signal = signals.next())
+        {
+            onSignal(*signal);
+        }
+    });
+    loop.run();
+    loop.unwatch(signals.fd());
+    shutdown();
+}
+
+void BusService::onSignal(int signal)
+{
+    if (signal == SIGHUP)
+    {
+        reloadOnSignal();
+        return;
+    }
+    logInfo(std::string("received ") + strsignal(signal) + ", shutting down");
+    notifyStopping();
+    loop.quit();
+}
+
+void BusService::reloadOnSignal()
+{
+    notifyReloading();
+    try
+    {
+        applyConfig(config.reload());
+        logInfo("configuration " + config.path() + " reloaded (SIGHUP)");
+    }
+    catch (const std::exception& e)
+    {
+        logError(std::string("reload failed, keeping the configuration in "
+                             "force: ") +
+                 e.what());
+    }
+    notifyReady(status(tree.size()));
+}
+
+void BusService::applyConfig(const DaemonConfig& fresh)
+{
+    setLogLevel(verbose ? LogLevel::Debug : fresh.logLevel);
+    auto pending = needRestart(startConfig, fresh);
+    if (!pending.empty())
+    {
+        std::string names;
+        for (const std::string& name : pending)
+        {
+            names += (names.empty() ? "" : ", ") + name;
+        }
+        logWarning("changed settings take effect at the next start: " + names);
+    }
+}
+
+void BusService::shutdown()
+{
+    if (stopped)
+    {
+        return;
+    }
+    stopped = true;
+    uevents.reset();
+    // Running operations finish; queued ones are answered Failed. Their
+    // replies, and the changes they made, are sent before the objects go.
+    pool.stop();
+    try
+    {
+        loop.runPending();
+    }
+    catch (const std::exception& e)
+    {
+        // The bus went away: nobody is left to answer.
+        logWarning(std::string("cannot send the last replies: ") + e.what() +
+                   ", ignoring");
+    }
+    root.reset();
+    tree.clear();
+}
+
+} // namespace vfiod::daemon

@@ -1,0 +1,96 @@
+#pragma once
+
+#include "authz.hpp"
+#include "config_store.hpp"
+#include "device_manager.hpp"
+#include "lease.hpp"
+#include "main_loop.hpp"
+#include "object_tree.hpp"
+#include "operations.hpp"
+#include "requests.hpp"
+#include "worker_pool.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace sdbus
+{
+class IConnection;
+}
+
+namespace vfiod::daemon
+{
+
+class ManagerAdaptor;
+class SignalFd;
+class UeventPump;
+
+/**
+ * @brief Opens a connection to @p address, or to the system bus
+ * (DBUS_SYSTEM_BUS_ADDRESS when set) without one. Requests no name.
+ * @throws Error(Errc::Failed) naming the bus.
+ */
+std::unique_ptr<sdbus::IConnection>
+    connectBus(const std::optional<std::string>& address);
+
+/**
+ * @brief vfiod on the bus: wires DeviceManager, the object tree, the
+ * workers, leases and uevents together, and owns the start-up order.
+ *
+ * Threads: the main thread runs the loop (bus dispatch, objects, leases,
+ * uevent reading, signals); the worker pool runs operations and
+ * authorization; DeviceManager's listeners hand changes to the loop.
+ */
+class BusService
+{
+  public:
+    BusService(std::optional<std::string> busAddress, ConfigStore& config,
+               KernelHost& host, bool verbose);
+    ~BusService();
+
+    BusService(const BusService&) = delete;
+    BusService& operator=(const BusService&) = delete;
+
+    /**
+     * @brief Enumerates and exports every device, then takes the name
+     * org.vfiod1 and reports READY=1, in that order: a client that sees
+     * the name sees every device.
+     * @throws Error(Errc::Busy) when the name is taken,
+     *         Error(Errc::AccessDenied) when the bus policy refuses it.
+     */
+    void start();
+
+    /** @brief Serves until SIGTERM or SIGINT; SIGHUP reloads. */
+    void run(SignalFd& signals);
+
+  private:
+    void requestName();
+    void onSignal(int signal);
+    void reloadOnSignal();
+    void applyConfig(const DaemonConfig& fresh);
+    void onDeviceChange(const DeviceChange& change);
+    void shutdown();
+
+    std::optional<std::string> busAddress;
+    ConfigStore& config;
+    KernelHost& host;
+    bool verbose;
+    const DaemonConfig startConfig;
+    std::string backend;
+
+    std::unique_ptr<sdbus::IConnection> connection;
+    MainLoop loop;
+    DeviceManager manager;
+    Authorizer authorizer;
+    LeaseTable leases;
+    WorkerPool pool;
+    Operations operations;
+    Requests requests;
+    ObjectTree tree;
+    std::unique_ptr<ManagerAdaptor> root;
+    std::unique_ptr<UeventPump> uevents;
+    bool stopped = false;
+};
+
+} // namespace vfiod::daemon

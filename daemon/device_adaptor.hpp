@@ -1,0 +1,102 @@
+#pragma once
+
+#include "device_manager.hpp"
+#include "method_options.hpp"
+
+#include <sdbus-c++/sdbus-c++.h>
+#include <vfiod1_device_adaptor.h>
+
+#include <string>
+#include <vector>
+
+namespace vfiod::daemon
+{
+
+class Requests;
+struct DeviceRequest;
+
+/**
+ * @brief org.vfiod1.Device of one PCI function, at
+ * /org/vfiod1/devices/pci_DDDD_BB_DD_F.
+ *
+ * Property reads return DeviceManager::info() as it is now, which never
+ * waits for an operation. Methods validate their options here, on the bus
+ * thread, and queue the call (Requests); the reply comes from a worker.
+ * Main loop thread only.
+ */
+class DeviceAdaptor final :
+    public sdbus::AdaptorInterfaces<org::vfiod1::Device_adaptor,
+                                    sdbus::Properties_adaptor,
+                                    sdbus::ManagedObject_adaptor>
+{
+  public:
+    /**
+     * @brief Exports the object; announce() then tells ObjectManager
+     * clients about it.
+     */
+    DeviceAdaptor(sdbus::IConnection& connection, const DeviceInfo& info,
+                  DeviceManager& manager, Requests& requests);
+    ~DeviceAdaptor();
+
+    DeviceAdaptor(const DeviceAdaptor&) = delete;
+    DeviceAdaptor& operator=(const DeviceAdaptor&) = delete;
+
+    /** @brief The object path of a device. */
+    static std::string pathOf(const PciAddress& address);
+
+    /** @brief InterfacesAdded: the object is complete. */
+    void announce();
+
+    /** @brief InterfacesRemoved: call just before destroying it. */
+    void withdraw();
+
+    /**
+     * @brief Emits PropertiesChanged for the properties that differ
+     * between the last state announced and @p now.
+     */
+    void update(const DeviceInfo& now);
+
+  private:
+    void Bind(sdbus::Result<>&& result, MethodOptions options) override;
+    void Unbind(sdbus::Result<>&& result, MethodOptions options) override;
+    void Assign(sdbus::Result<sdbus::UnixFd>&& result,
+                MethodOptions options) override;
+    void Release(sdbus::Result<>&& result, MethodOptions options) override;
+    void Reset(sdbus::Result<>&& result, MethodOptions options) override;
+
+    std::string Address() override;
+    uint16_t VendorId() override;
+    uint16_t DeviceId() override;
+    uint16_t SubsystemVendorId() override;
+    uint16_t SubsystemDeviceId() override;
+    uint32_t Class() override;
+    std::string Driver() override;
+    std::string OriginalDriver() override;
+    int32_t IommuGroup() override;
+    std::string State() override;
+    std::string Owner() override;
+    std::string Plugin() override;
+    std::string LastError() override;
+    std::vector<std::string> ResetMethods() override;
+    std::vector<std::string> MigrationFlags() override;
+    std::string MigrationState() override;
+
+    /** The device now; the last state seen once it is gone. */
+    DeviceInfo current();
+    DeviceRequest request(std::string_view method);
+
+    PciAddress address;
+    DeviceManager& manager;
+    Requests& requests;
+    DeviceInfo announced; ///< what the bus was last told
+};
+
+/**
+ * @brief The names of the properties whose values differ between two
+ * states of a device (identity properties never change, so they are not
+ * compared).
+ */
+std::vector<std::string> changedProperties(const DeviceInfo& before,
+                                           const DeviceInfo& after);
+
+} // namespace vfiod::daemon

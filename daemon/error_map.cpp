@@ -1,0 +1,89 @@
+#include "error_map.hpp"
+
+#include "logging.hpp"
+
+#include <array>
+#include <exception>
+#include <utility>
+
+namespace vfiod::daemon
+{
+
+namespace
+{
+
+constexpr std::string_view prefix = "org.vfiod1.Error.";
+
+/** The one table: every code, and the name it has on the bus. */
+constexpr std::array<std::pair<Errc, std::string_view>, 8> errorNames{{
+    {Errc::NotFound, "org.vfiod1.Error.NotFound"},
+    {Errc::InvalidArgument, "org.vfiod1.Error.InvalidArgument"},
+    {Errc::Busy, "org.vfiod1.Error.Busy"},
+    {Errc::NotViable, "org.vfiod1.Error.NotViable"},
+    {Errc::NotSupported, "org.vfiod1.Error.NotSupported"},
+    {Errc::Failed, "org.vfiod1.Error.Failed"},
+    {Errc::TimedOut, "org.vfiod1.Error.TimedOut"},
+    {Errc::AccessDenied, accessDeniedErrorName},
+}};
+
+} // namespace
+
+std::string busErrorName(Errc code)
+{
+    for (const auto& [errc, name] : errorNames)
+    {
+        if (errc == code)
+        {
+            return std::string(name);
+        }
+    }
+    return std::string(prefix) + "Failed";
+}
+
+std::optional<Errc> errcFromBusName(std::string_view name)
+{
+    for (const auto& [errc, busName] : errorNames)
+    {
+        if (busName == name)
+        {
+            return errc;
+        }
+    }
+    return std::nullopt;
+}
+
+sdbus::Error toBusError(const Error& error)
+{
+    return sdbus::Error(busErrorName(error.code()), error.what());
+}
+
+sdbus::Error currentBusError(std::string_view context)
+{
+    try
+    {
+        throw;
+    }
+    catch (const Error& e)
+    {
+        return toBusError(e);
+    }
+    catch (const sdbus::Error& e)
+    {
+        return e;
+    }
+    catch (const std::exception& e)
+    {
+        logError(std::string(context) + ": unexpected failure: " + e.what());
+        return sdbus::Error(busErrorName(Errc::Failed),
+                            std::string(context) +
+                                ": internal error in vfiod: " + e.what());
+    }
+    catch (...)
+    {
+        logError(std::string(context) + ": unexpected failure");
+        return sdbus::Error(busErrorName(Errc::Failed),
+                            std::string(context) + ": internal error in vfiod");
+    }
+}
+
+} // namespace vfiod::daemon

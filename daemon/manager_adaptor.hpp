@@ -1,0 +1,46 @@
+#pragma once
+
+#include <sdbus-c++/sdbus-c++.h>
+#include <vfiod1_manager_adaptor.h>
+
+#include <string>
+#include <vector>
+
+namespace vfiod::daemon
+{
+
+class ObjectTree;
+class Requests;
+
+/**
+ * @brief The root object /org/vfiod1: org.vfiod1.Manager and the
+ * ObjectManager of every device object. Main loop thread only.
+ */
+class ManagerAdaptor final :
+    public sdbus::AdaptorInterfaces<org::vfiod1::Manager_adaptor,
+                                    sdbus::Properties_adaptor,
+                                    sdbus::ObjectManager_adaptor>
+{
+  public:
+    static constexpr const char* objectPath = "/org/vfiod1";
+
+    ManagerAdaptor(sdbus::IConnection& connection, const ObjectTree& tree,
+                   Requests& requests, std::string backend);
+    ~ManagerAdaptor();
+
+    ManagerAdaptor(const ManagerAdaptor&) = delete;
+    ManagerAdaptor& operator=(const ManagerAdaptor&) = delete;
+
+  private:
+    sdbus::ObjectPath GetDevice(const std::string& address) override;
+    std::vector<sdbus::ObjectPath> ListDevices() override;
+    void Reload(sdbus::Result<>&& result) override;
+    std::string Version() override;
+    std::string Backend() override;
+
+    const ObjectTree& tree;
+    Requests& requests;
+    std::string backend;
+};
+
+} // namespace vfiod::daemon

@@ -1,0 +1,56 @@
+#include "method_options.hpp"
+
+#include "error.hpp"
+
+#include <algorithm>
+
+namespace vfiod::daemon
+{
+
+std::map<std::string, std::string>
+    readStringOptions(std::string_view method, const MethodOptions& options,
+                      std::initializer_list<std::string_view> allowed)
+{
+    std::map<std::string, std::string> values;
+    for (const auto& [key, value] : options)
+    {
+        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+        {
+            std::string known;
+            for (std::string_view name : allowed)
+            {
+                known +=
+                    (known.empty() ? "\"" : ", \"") + std::string(name) + "\"";
+            }
+            fail(Errc::InvalidArgument,
+                 std::string(method) + ": unknown option \"" + key + "\" (" +
+                     (known.empty() ? "it takes no options"
+                                    : "it takes " + known) +
+                     ")");
+        }
+        if (!value.containsValueOfType<std::string>())
+        {
+            fail(Errc::InvalidArgument, std::string(method) + ": option \"" +
+                                            key +
+                                            "\" must be a string (s), not '" +
+                                            value.peekValueType() + "'");
+        }
+        values[key] = value.get<std::string>();
+    }
+    return values;
+}
+
+std::string stringOption(std::string_view method, const MethodOptions& options,
+                         std::string_view key)
+{
+    auto values = readStringOptions(method, options, {key});
+    auto it = values.find(std::string(key));
+    return it == values.end() ? std::string() : it->second;
+}
+
+void requireNoOptions(std::string_view method, const MethodOptions& options)
+{
+    readStringOptions(method, options, {});
+}
+
+} // namespace vfiod::daemon

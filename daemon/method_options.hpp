@@ -1,0 +1,35 @@
+#pragma once
+
+#include <sdbus-c++/Types.h>
+
+#include <initializer_list>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace vfiod::daemon
+{
+
+/** @brief The trailing a{sv} every org.vfiod1.Device method takes. */
+using MethodOptions = std::map<std::string, sdbus::Variant>;
+
+/**
+ * @brief Reads the string options of a method strictly: an unknown key or
+ * a value that is not a string is refused, so a misspelt option never
+ * silently does the default thing.
+ * @param allowed the keys the method knows (all of type s).
+ * @return the options present, key → value.
+ * @throws Error(Errc::InvalidArgument) naming the key and what is allowed.
+ */
+std::map<std::string, std::string>
+    readStringOptions(std::string_view method, const MethodOptions& options,
+                      std::initializer_list<std::string_view> allowed);
+
+/** @brief One optional string option; "" when absent. */
+std::string stringOption(std::string_view method, const MethodOptions& options,
+                         std::string_view key);
+
+/** @brief For methods that take no options yet. */
+void requireNoOptions(std::string_view method, const MethodOptions& options);
+
+} // namespace vfiod::daemon

@@ -1,0 +1,69 @@
+#pragma once
+
+#include "device_manager.hpp"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sdbus
+{
+class IConnection;
+}
+
+namespace vfiod::daemon
+{
+
+class DeviceAdaptor;
+class Requests;
+
+/**
+ * @brief The device objects under /org/vfiod1/devices, kept in step with
+ * DeviceManager. Main loop thread only: DeviceManager listeners post their
+ * changes to the loop, which applies them here.
+ *
+ * An object is exported with its state, then announced (InterfacesAdded);
+ * it is withdrawn (InterfacesRemoved) before it is destroyed.
+ */
+class ObjectTree
+{
+  public:
+    ObjectTree(sdbus::IConnection& connection, DeviceManager& manager,
+               Requests& requests);
+    ~ObjectTree();
+
+    ObjectTree(const ObjectTree&) = delete;
+    ObjectTree& operator=(const ObjectTree&) = delete;
+
+    /** @brief Brings the object of change.address up to date. */
+    void apply(const DeviceChange& change);
+
+    /** @brief Exports every device DeviceManager knows (start-up). */
+    void exportAll();
+
+    /** @brief Object paths of the exported devices, sorted by address. */
+    std::vector<std::string> paths() const;
+
+    bool contains(const PciAddress& address) const;
+
+    size_t size() const noexcept
+    {
+        return objects.size();
+    }
+
+    /** @brief Destroys every object without announcing it (shutdown). */
+    void clear();
+
+  private:
+    void sync(const PciAddress& address);
+    void add(const DeviceInfo& info);
+    void remove(const PciAddress& address);
+
+    sdbus::IConnection& connection;
+    DeviceManager& manager;
+    Requests& requests;
+    std::map<PciAddress, std::unique_ptr<DeviceAdaptor>> objects;
+};
+
+} // namespace vfiod::daemon

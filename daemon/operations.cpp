@@ -1,0 +1,262 @@
+#include "operations.hpp"
+
+#include "config_store.hpp"
+#include "error.hpp"
+#include "error_map.hpp"
+#include "lease.hpp"
+#include "logging.hpp"
+#include "worker_pool.hpp"
+
+#include <cstdio>
+
+namespace vfiod::daemon
+{
+
+namespace
+{
+
+std::string hex4(uint16_t value)
+{
+    char text[8];
+    std::snprintf(text, sizeof text, "%04x", value);
+    return text;
+}
+
+/**
+ * Runs @p body; a failure becomes the error reply, logged once here (the
+ * boundary) at info level: refusals are the caller's business, not the
+ * daemon's, and unexpected errors were logged by currentBusError.
+ */
+template <typename Reply, typename Body>
+void answer(Reply& reply, Body&& body)
+{
+    try
+    {
+        body();
+    }
+    catch (...)
+    {
+        sdbus::Error error = currentBusError(reply.description());
+        logInfo(reply.description() + " failed: " + error.getName() + ": " +
+                error.getMessage());
+        reply.fail(std::move(error));
+    }
+}
+
+} // namespace
+
+std::map<std::string, std::string> polkitDetails(const DeviceInfo& info)
+{
+    const PciDevice& pci = info.pci;
+    return {
+        {"address", pci.address.str()},
+        {"vendor", hex4(pci.vendorId)},
+        {"device", hex4(pci.deviceId)},
+        {"subsystem_vendor", hex4(pci.subsystemVendorId)},
+        {"subsystem_device", hex4(pci.subsystemDeviceId)},
+        {"iommu_group", std::to_string(pci.iommuGroup)},
+    };
+}
+
+Operations::Operations(DeviceManager& manager, const Authorizer& authorizer,
+                       ConfigStore& config, LeaseTable& leases,
+                       ApplyConfig applyConfig) :
+    manager(manager),
+    authorizer(authorizer), config(config), leases(leases),
+    applyConfig(std::move(applyConfig))
+{}
+
+Caller Operations::authorize(WorkerContext& context, const std::string& sender,
+                             Action action,
+                             const std::map<std::string, std::string>& details,
+                             const std::string& what)
+{
+    try
+    {
+        Caller caller{sender, lookupCallerUid(context.bus(), sender)};
+        authorizer.authorize(context.bus(), caller, action, details, what);
+        return caller;
+    }
+    catch (const Error&)
+    {
+        // A refusal may come from a broken connection: start afresh next
+        // time rather than refuse everybody from now on.
+        context.resetBus();
+        throw;
+    }
+    catch (const sdbus::Error& e)
+    {
+        context.resetBus();
+        fail(Errc::AccessDenied,
+             what + ": cannot check authorization: " + e.getMessage());
+    }
+}
+
+Caller Operations::authorizeDevice(WorkerContext& context,
+                                   const DeviceRequest& request, Action action)
+{
+    logDebug(request.what + " from " + request.sender + ": started");
+    auto info = manager.info(request.address);
+    if (!info)
+    {
+        fail(Errc::NotFound, request.what + ": no device " +
+                                 request.address.str() + " (it was removed)");
+    }
+    return authorize(context, request.sender, action, polkitDetails(*info),
+                     request.what);
+}
+
+void Operations::bind(WorkerContext& context, const DeviceRequest& request,
+                      const std::string& driver, PendingReply<>& reply)
+{
+    answer(reply, [&] {
+        Caller caller = authorizeDevice(context, request, Action::Bind);
+        manager.bind(request.address, driver);
+        logInfo(request.what + " by " + caller.owner() + ": done");
+        reply.succeed();
+    });
+}
+
+void Operations::unbind(WorkerContext& context, const DeviceRequest& request,
+                        PendingReply<>& reply)
+{
+    answer(reply, [&] {
+        Caller caller = authorizeDevice(context, request, Action::Bind);
+        manager.unbind(request.address);
+        logInfo(request.what + " by " + caller.owner() + ": done");
+        reply.succeed();
+    });
+}
+
+void Operations::assign(WorkerContext& context, const DeviceRequest& request,
+                        const std::string& driver,
+                        PendingReply<sdbus::UnixFd>& reply)
+{
+    answer(reply, [&] {
+        Caller caller = authorizeDevice(context, request, Action::Assign);
+        std::string owner = caller.owner();
+        manager.assign(request.address, owner, driver);
+        logInfo(request.what + " to " + owner + ": done");
+        handOverLease(request.address, owner, reply);
+    });
+}
+
+void Operations::handOverLease(const PciAddress& address,
+                               const std::string& owner,
+                               PendingReply<sdbus::UnixFd>& reply)
+{
+    LeaseEnds ends;
+    try
+    {
+        ends = makeLease();
+    }
+    catch (...)
+    {
+        manager.release(address, owner);
+        throw;
+    }
+    reply.finish([this, address, owner, ends = std::move(ends)]() mutable {
+        leases.hold(address, owner, std::move(ends.daemonEnd));
+        // Released again before the reply went out: the lease must not
+        // outlive the assignment.
+        leases.reconcile(address, manager.info(address));
+        return sdbus::UnixFd(ends.clientEnd.release(), sdbus::adopt_fd);
+    });
+}
+
+void Operations::release(WorkerContext& context, const DeviceRequest& request,
+                         PendingReply<>& reply)
+{
+    answer(reply, [&] {
+        Caller caller = authorizeDevice(context, request, Action::Assign);
+        releaseAs(caller, request);
+        logInfo(request.what + " by " + caller.owner() + ": done");
+        reply.finish([this, address = request.address] {
+            leases.reconcile(address, manager.info(address));
+        });
+    });
+}
+
+void Operations::releaseAs(const Caller& caller, const DeviceRequest& request)
+{
+    if (authorizer.isPrivileged(caller.uid))
+    {
+        manager.release(request.address, "");
+        return;
+    }
+    // Any connection of the owning user may release (vfioctl release from
+    // another shell); other users may not, whatever polkit allows.
+    auto info = manager.info(request.address);
+    if (info && info->state == DeviceState::Assigned)
+    {
+        if (ownerUid(info->owner) != caller.uid)
+        {
+            fail(Errc::Busy,
+                 request.what + ": assigned to " + info->owner +
+                     "; only that user, root or a user named in [access] "
+                     "of vfiod.toml may release it");
+        }
+        manager.release(request.address, info->owner);
+        return;
+    }
+    manager.release(request.address, caller.owner());
+}
+
+void Operations::reset(WorkerContext& context, const DeviceRequest& request,
+                       const std::string& method, PendingReply<>& reply)
+{
+    answer(reply, [&] {
+        Caller caller = authorizeDevice(context, request, Action::Reset);
+        manager.reset(request.address, method);
+        logInfo(request.what + " by " + caller.owner() + ": done");
+        reply.succeed();
+    });
+}
+
+void Operations::reload(WorkerContext& context, const std::string& sender,
+                        PendingReply<>& reply)
+{
+    answer(reply, [&] {
+        Caller caller =
+            authorize(context, sender, Action::Manage, {}, "Reload");
+        DaemonConfig fresh = config.reload();
+        logInfo("configuration " + config.path() + " reloaded by " +
+                caller.owner());
+        reply.finish([this, fresh] { applyConfig(fresh); });
+    });
+}
+
+void Operations::releaseExpired(const PciAddress& address,
+                                const std::string& owner)
+{
+    try
+    {
+        manager.release(address, owner);
+        logInfo(address.str() + " released: its holder " + owner +
+                " closed the lease");
+    }
+    catch (const std::exception& e)
+    {
+        // Already released, re-assigned or removed meanwhile.
+        logDebug("releasing " + address.str() +
+                 " after its lease closed: " + e.what() + ", ignoring");
+    }
+}
+
+void Operations::applyUevents(const std::vector<Uevent>& events)
+{
+    for (const Uevent& event : events)
+    {
+        try
+        {
+            manager.handleUevent(event);
+        }
+        catch (const std::exception& e)
+        {
+            logWarning("uevent " + event.action + " " + event.sysname + ": " +
+                       e.what() + ", ignoring");
+        }
+    }
+}
+
+} // namespace vfiod::daemon

@@ -1,0 +1,102 @@
+#include "requests.hpp"
+
+#include "worker_pool.hpp"
+
+namespace vfiod::daemon
+{
+
+namespace
+{
+
+/// Lane of Reload; device lanes are named by address.
+constexpr auto managerLane = "manager";
+/// Lane of uevents: applied in the order the kernel sent them.
+constexpr auto ueventLane = "uevents";
+
+} // namespace
+
+Requests::Requests(MainLoop& loop, WorkerPool& pool, Operations& operations) :
+    loop(loop), pool(pool), operations(operations)
+{}
+
+void Requests::bind(DeviceRequest request, std::string driver,
+                    sdbus::Result<>&& result)
+{
+    std::string lane = request.address.str();
+    PendingReply<> reply(std::move(result), loop, request.what);
+    pool.submit(lane,
+                [this, request = std::move(request), driver = std::move(driver),
+                 reply = std::move(reply)](WorkerContext& c) mutable {
+                    operations.bind(c, request, driver, reply);
+                });
+}
+
+void Requests::unbind(DeviceRequest request, sdbus::Result<>&& result)
+{
+    std::string lane = request.address.str();
+    PendingReply<> reply(std::move(result), loop, request.what);
+    pool.submit(lane, [this, request = std::move(request),
+                       reply = std::move(reply)](WorkerContext& c) mutable {
+        operations.unbind(c, request, reply);
+    });
+}
+
+void Requests::assign(DeviceRequest request, std::string driver,
+                      sdbus::Result<sdbus::UnixFd>&& result)
+{
+    std::string lane = request.address.str();
+    PendingReply<sdbus::UnixFd> reply(std::move(result), loop, request.what);
+    pool.submit(lane,
+                [this, request = std::move(request), driver = std::move(driver),
+                 reply = std::move(reply)](WorkerContext& c) mutable {
+                    operations.assign(c, request, driver, reply);
+                });
+}
+
+void Requests::release(DeviceRequest request, sdbus::Result<>&& result)
+{
+    std::string lane = request.address.str();
+    PendingReply<> reply(std::move(result), loop, request.what);
+    pool.submit(lane, [this, request = std::move(request),
+                       reply = std::move(reply)](WorkerContext& c) mutable {
+        operations.release(c, request, reply);
+    });
+}
+
+void Requests::reset(DeviceRequest request, std::string method,
+                     sdbus::Result<>&& result)
+{
+    std::string lane = request.address.str();
+    PendingReply<> reply(std::move(result), loop, request.what);
+    pool.submit(lane,
+                [this, request = std::move(request), method = std::move(method),
+                 reply = std::move(reply)](WorkerContext& c) mutable {
+                    operations.reset(c, request, method, reply);
+                });
+}
+
+void Requests::reload(std::string sender, sdbus::Result<>&& result)
+{
+    PendingReply<> reply(std::move(result), loop, "Reload");
+    pool.submit(managerLane,
+                [this, sender = std::move(sender),
+                 reply = std::move(reply)](WorkerContext& c) mutable {
+                    operations.reload(c, sender, reply);
+                });
+}
+
+void Requests::leaseExpired(const PciAddress& address, const std::string& owner)
+{
+    pool.submit(address.str(), [this, address, owner](WorkerContext&) {
+        operations.releaseExpired(address, owner);
+    });
+}
+
+void Requests::uevents(std::vector<Uevent> events)
+{
+    pool.submit(ueventLane, [this, events = std::move(events)](WorkerContext&) {
+        operations.applyUevents(events);
+    });
+}
+
+} // namespace vfiod::daemon

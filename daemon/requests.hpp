@@ -1,0 +1,48 @@
+#pragma once
+
+#include "operations.hpp"
+
+#include <sdbus-c++/MethodResult.h>
+
+#include <string>
+
+namespace vfiod::daemon
+{
+
+class MainLoop;
+class WorkerPool;
+
+/**
+ * @brief The dispatcher side of the asynchronous methods: wraps the
+ * sdbus::Result in its reply guard and queues the call for a worker, in
+ * the device's lane, so that calls on one device run in order and a slow
+ * one never holds up another device. Main loop thread only; never blocks.
+ */
+class Requests
+{
+  public:
+    Requests(MainLoop& loop, WorkerPool& pool, Operations& operations);
+
+    void bind(DeviceRequest request, std::string driver,
+              sdbus::Result<>&& result);
+    void unbind(DeviceRequest request, sdbus::Result<>&& result);
+    void assign(DeviceRequest request, std::string driver,
+                sdbus::Result<sdbus::UnixFd>&& result);
+    void release(DeviceRequest request, sdbus::Result<>&& result);
+    void reset(DeviceRequest request, std::string method,
+               sdbus::Result<>&& result);
+    void reload(std::string sender, sdbus::Result<>&& result);
+
+    /** @brief A lease hung up: release on the device's lane. */
+    void leaseExpired(const PciAddress& address, const std::string& owner);
+
+    /** @brief Uevents, applied in order on a lane of their own. */
+    void uevents(std::vector<Uevent> events);
+
+  private:
+    MainLoop& loop;
+    WorkerPool& pool;
+    Operations& operations;
+};
+
+} // namespace vfiod::daemon

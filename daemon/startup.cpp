@@ -1,0 +1,104 @@
+#include "config.h"
+
+#include "startup.hpp"
+
+#include "bus_service.hpp"
+#include "config_store.hpp"
+#include "error.hpp"
+#include "linux_host.hpp"
+#include "logging.hpp"
+#include "options.hpp"
+#include "signals.hpp"
+#include "sim_host.hpp"
+
+#include <sdbus-c++/Error.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <iostream>
+
+namespace vfiod::daemon
+{
+
+namespace
+{
+
+std::unique_ptr<KernelHost> makeHost(const Options& options,
+                                     const DaemonConfig& config)
+{
+    if (options.simFile)
+    {
+        std::string stateDir =
+            options.simStateDir.value_or(config.stateDir + "/sim");
+        std::filesystem::create_directories(stateDir);
+        logInfo("simulated host " + *options.simFile + ", state in " +
+                stateDir);
+        return std::make_unique<SimHost>(*options.simFile, stateDir);
+    }
+    LinuxRoots roots = config.roots;
+    roots.sysfs = options.sysfsRoot.value_or(roots.sysfs);
+    roots.dev = options.devRoot.value_or(roots.dev);
+    roots.modules = options.modulesRoot.value_or(roots.modules);
+    return std::make_unique<LinuxHost>(roots);
+}
+
+} // namespace
+
+int runDaemon(int argc, char** argv)
+{
+    std::string_view program = argc > 0 ? argv[0] : "vfiod";
+    Options options;
+    try
+    {
+        options = parseOptions(argc, argv);
+    }
+    catch (const Error& e)
+    {
+        std::cerr << program << ": " << e.what() << "\n"
+                  << "Try '" << program << " --help'.\n";
+        return 2;
+    }
+    if (options.help)
+    {
+        std::cout << usage(program);
+        return 0;
+    }
+    if (options.version)
+    {
+        std::cout << "vfiod " << VFIOD_VERSION << "\n";
+        return 0;
+    }
+
+    try
+    {
+        // Before any thread exists, so that every thread inherits the
+        // blocked mask and the signals arrive only on the loop.
+        SignalFd signals({SIGTERM, SIGINT, SIGHUP});
+        ::signal(SIGPIPE, SIG_IGN);
+
+        ConfigStore config(options.configFile);
+        DaemonConfig settings = config.current();
+        setLogLevel(options.verbose ? LogLevel::Debug : settings.logLevel);
+
+        auto host = makeHost(options, settings);
+        BusService service(options.busAddress, config, *host, options.verbose);
+        service.start();
+        service.run(signals);
+        return 0;
+    }
+    catch (const Error& e)
+    {
+        logError(e.what());
+    }
+    catch (const sdbus::Error& e)
+    {
+        logError("D-Bus: " + e.getName() + ": " + e.getMessage());
+    }
+    catch (const std::exception& e)
+    {
+        logError(e.what());
+    }
+    return 1;
+}
+
+} // namespace vfiod::daemon

@@ -1,0 +1,128 @@
+#include "worker_pool.hpp"
+
+#include "logging.hpp"
+
+#include <sdbus-c++/IConnection.h>
+
+namespace vfiod::daemon
+{
+
+WorkerContext::WorkerContext(Connect connect) : connect(std::move(connect)) {}
+
+WorkerContext::~WorkerContext() = default;
+
+sdbus::IConnection& WorkerContext::bus()
+{
+    if (!connection)
+    {
+        connection = connect();
+    }
+    return *connection;
+}
+
+void WorkerContext::resetBus() noexcept
+{
+    connection.reset();
+}
+
+WorkerPool::WorkerPool(unsigned threadCount, WorkerContext::Connect connect) :
+    connect(std::move(connect))
+{
+    threads.reserve(threadCount);
+    for (unsigned i = 0; i < threadCount; ++i)
+    {
+        threads.emplace_back(&WorkerPool::work, this);
+    }
+}
+
+WorkerPool::~WorkerPool()
+{
+    stop();
+}
+
+void WorkerPool::submit(const std::string& key, Job job)
+{
+    std::unique_lock lock(mutex);
+    if (stopping)
+    {
+        lock.unlock();
+        return; // job (and its reply guard) is destroyed here
+    }
+    auto [lane, created] = lanes.try_emplace(key);
+    lane->second.jobs.push_back(std::move(job));
+    if (created)
+    {
+        ready.push_back(key);
+        wake.notify_one();
+    }
+}
+
+void WorkerPool::stop()
+{
+    std::map<std::string, Lane> dropped;
+    {
+        std::lock_guard lock(mutex);
+        if (stopping)
+        {
+            return;
+        }
+        stopping = true;
+        // The running job of each lane was already taken out of it.
+        dropped.swap(lanes);
+        ready.clear();
+    }
+    wake.notify_all();
+    for (std::thread& thread : threads)
+    {
+        thread.join();
+    }
+    // dropped goes out of scope here, outside the lock: the reply guards
+    // of the queued jobs post their Failed replies to the main loop.
+}
+
+void WorkerPool::work()
+{
+    WorkerContext context(connect);
+    std::unique_lock lock(mutex);
+    while (true)
+    {
+        wake.wait(lock, [this] { return stopping || !ready.empty(); });
+        if (stopping)
+        {
+            return;
+        }
+        std::string key = std::move(ready.front());
+        ready.pop_front();
+        Job job = std::move(lanes[key].jobs.front());
+        lanes[key].jobs.pop_front();
+
+        lock.unlock();
+        try
+        {
+            job(context);
+        }
+        catch (const std::exception& e)
+        {
+            logError("job " + key + " failed: " + e.what() + ", ignoring");
+        }
+        job = Job(); // its reply guard answers, if it has not yet
+        lock.lock();
+
+        if (stopping)
+        {
+            return;
+        }
+        auto lane = lanes.find(key);
+        if (lane->second.jobs.empty())
+        {
+            lanes.erase(lane);
+        }
+        else
+        {
+            ready.push_back(key);
+            wake.notify_one();
+        }
+    }
+}
+
+} // namespace vfiod::daemon

@@ -1,0 +1,443 @@
+#!/bin/bash
+# vfioctl against the real vfiod on a simulated host, on a private bus.
+#
+# usage: vfioctl_test.sh VFIOCTL VFIOD SOURCE_ROOT
+#
+# Every check prints "ok"/"FAIL"; the last line is "N passed, M failed".
+# Exit 0 when all passed, 1 otherwise, 77 (meson: skipped) when vfiod or the
+# simulated host is not built yet.
+
+set -u
+
+VFIOCTL=$1
+VFIOD=$2
+SRC=$3
+SIM_HOST="$SRC/conf/sim-host.toml"
+
+if [[ ! -x $VFIOD || ! -f $SIM_HOST ]]; then
+    echo "skipped: needs $VFIOD and $SIM_HOST"
+    exit 77
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/vfioctl-test.XXXXXX")
+BUS="unix:path=$TMP/bus"
+BUS_PID=
+VFIOD_PID=
+BACKGROUND=()
+
+cleanup()
+{
+    local pid
+    for pid in "${BACKGROUND[@]}" $VFIOD_PID $BUS_PID; do
+        kill "$pid" 2>/dev/null
+    done
+    wait 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+PASSED=0
+FAILED=0
+
+pass()
+{
+    PASSED=$((PASSED + 1))
+    echo "ok   $1"
+}
+
+fail()
+{
+    FAILED=$((FAILED + 1))
+    echo "FAIL $1"
+    shift
+    local line
+    for line in "$@"; do
+        echo "     $line"
+    done
+}
+
+# run CMD...: sets OUT, ERR and RC.
+run()
+{
+    OUT=$("$@" 2>"$TMP/stderr")
+    RC=$?
+    ERR=$(<"$TMP/stderr")
+}
+
+# vfioctl on the private bus.
+v()
+{
+    "$VFIOCTL" --bus-address "$BUS" "$@"
+}
+
+# expect_rc NAME WANT: checks RC after run.
+expect_rc()
+{
+    if [[ $RC == "$2" ]]; then
+        pass "$1"
+    else
+        fail "$1" "exit status $RC, expected $2" "stdout: $OUT" \
+            "stderr: $ERR"
+    fi
+}
+
+# wait_until TENTHS CMD...: polls CMD every 0.1 s, at most TENTHS times.
+wait_until()
+{
+    local tries=$1
+    shift
+    while ((tries-- > 0)); do
+        if "$@"; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# prop ADDR NAME: one property of a device, from `show --json`.
+prop()
+{
+    v --json show "$1" | python3 -c \
+        'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"
+}
+
+# pick KIND: finds devices in `list --json` by what they are, not where the
+# simulated host happens to put them.
+pick()
+{
+    v --json list | python3 -c '
+import json, sys
+kind = sys.argv[1]
+devices = json.load(sys.stdin)["devices"]
+groups = {}
+for d in devices:
+    groups.setdefault(d["IommuGroup"], []).append(d)
+def alone(d):
+    return d["IommuGroup"] >= 0 and len(groups[d["IommuGroup"]]) == 1
+def bridge(d):
+    return d["Class"] >> 8 == 0x0604
+if kind == "bridge":
+    found = [d["Address"] for d in devices if bridge(d)]
+elif kind == "free":
+    # Alone in its group, on a host driver, not a bridge: binding it has
+    # nothing to wait for. Storage first (the NVMe), then anything.
+    found = sorted((d["Class"] >> 16 != 0x01, d["Address"]) for d in devices
+                   if alone(d) and not bridge(d)
+                   and d["Driver"] not in ("", "vfio-pci"))
+    found = [a for _, a in found]
+elif kind == "nonviable":
+    # A group member on a host driver other than the one holding the
+    # group back (e1000e); prints "target blocker".
+    found = []
+    for members in groups.values():
+        blockers = [d for d in members if d["Driver"] == "e1000e"]
+        others = [d for d in members if d["Driver"] != "e1000e"]
+        if blockers and others:
+            found.append(others[0]["Address"] + " " + blockers[0]["Address"])
+print(found[0] if found else "")
+' "$1"
+}
+
+# --- a private system bus and vfiod on the simulated host ---------------
+
+cat >"$TMP/bus.conf" <<CONF
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$TMP/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+  </policy>
+</busconfig>
+CONF
+
+# Our own configuration, so no file of this machine is read, the state stays
+# in $TMP and the caller may change devices without asking polkit.
+mkdir -p "$TMP/state"
+cat >"$TMP/vfiod.toml" <<CONF
+[daemon]
+state_dir = "$TMP/state"
+
+[access]
+users = ["$(id -un)"]
+CONF
+
+dbus-daemon --nofork --config-file="$TMP/bus.conf" >"$TMP/dbus.log" 2>&1 &
+BUS_PID=$!
+if ! wait_until 50 test -S "$TMP/bus"; then
+    fail "private dbus-daemon starts" "$(<"$TMP/dbus.log")"
+    echo "$PASSED passed, $FAILED failed"
+    exit 1
+fi
+
+"$VFIOD" --sim "$SIM_HOST" --sim-state "$TMP/sim" --config "$TMP/vfiod.toml" \
+    --bus-address "$BUS" >"$TMP/vfiod.log" 2>&1 &
+VFIOD_PID=$!
+
+vfiod_up()
+{
+    kill -0 "$VFIOD_PID" 2>/dev/null &&
+        busctl --address="$BUS" status org.vfiod1 >/dev/null 2>&1
+}
+if wait_until 100 vfiod_up; then
+    pass "vfiod owns org.vfiod1"
+else
+    fail "vfiod owns org.vfiod1" "$(<"$TMP/vfiod.log")"
+    echo "$PASSED passed, $FAILED failed"
+    exit 1
+fi
+
+# So that commands run by `assign -- CMD` reach the same bus without
+# --bus-address: this also checks that DBUS_SYSTEM_BUS_ADDRESS is honoured.
+export DBUS_SYSTEM_BUS_ADDRESS=$BUS
+
+# --- usage -------------------------------------------------------------
+
+run "$VFIOCTL"
+expect_rc "no subcommand is a usage error (2)" 2
+
+run "$VFIOCTL" list --no-such-option
+expect_rc "unknown option is a usage error (2)" 2
+
+run "$VFIOCTL" --help
+if [[ $RC == 0 && $OUT == *"Exit status:"* ]]; then
+    pass "--help documents the exit status"
+else
+    fail "--help documents the exit status" "exit $RC" "$OUT"
+fi
+
+# --- list, show --------------------------------------------------------
+
+FREE=$(pick free)
+BRIDGE=$(pick bridge)
+read -r NONVIABLE BLOCKER <<<"$(pick nonviable)"
+echo "# free device: ${FREE:-none}, bridge: ${BRIDGE:-none}," \
+    "non-viable: ${NONVIABLE:-none} (held back by ${BLOCKER:-none})"
+
+run v list
+if [[ $RC == 0 && $OUT == ADDRESS* && -n $FREE && $OUT == *"$FREE"* ]]; then
+    pass "list shows a table of the devices"
+else
+    fail "list shows a table of the devices" "exit $RC" "$OUT" "$ERR"
+fi
+
+run v --json list
+if [[ $RC == 0 ]] &&
+    python3 -c 'import json,sys; json.load(sys.stdin)' <<<"$OUT"; then
+    pass "--json list is valid JSON"
+else
+    fail "--json list is valid JSON" "exit $RC" "$OUT" "$ERR"
+fi
+
+run "$VFIOCTL" list --json --bus-address "$BUS"
+if [[ $RC == 0 && $OUT == "{"* ]]; then
+    pass "global options are accepted after the subcommand"
+else
+    fail "global options are accepted after the subcommand" "exit $RC" \
+        "$OUT" "$ERR"
+fi
+
+ORIGINAL_DRIVER=$(prop "$FREE" Driver)
+run v show "$FREE"
+if [[ $RC == 0 && $OUT == "$FREE"* && $OUT == *"$ORIGINAL_DRIVER"* ]]; then
+    pass "show $FREE"
+else
+    fail "show $FREE" "exit $RC" "$OUT" "$ERR"
+fi
+
+if [[ $FREE == 0000:* ]]; then
+    run v --json show "${FREE#0000:}"
+    if [[ $RC == 0 && $OUT == *"\"Address\":\"$FREE\""* ]]; then
+        pass "show accepts the short form ${FREE#0000:}"
+    else
+        fail "show accepts the short form ${FREE#0000:}" "exit $RC" "$OUT" \
+            "$ERR"
+    fi
+fi
+
+# --- errors ------------------------------------------------------------
+
+run v show zz:00.0
+expect_rc "malformed address: usage error (2)" 2
+if [[ $ERR == "vfioctl: "*"zz:00.0"* ]]; then
+    pass "malformed address: the message quotes it"
+else
+    fail "malformed address: the message quotes it" "stderr: $ERR"
+fi
+
+UNKNOWN=0000:7e:1f.7
+run v show "$UNKNOWN"
+expect_rc "unknown address: not found (3)" 3
+
+if [[ -n $NONVIABLE ]]; then
+    run v bind "$NONVIABLE"
+    expect_rc "bind $NONVIABLE (group not viable): refused (4)" 4
+    if [[ $ERR == *"$BLOCKER"* ]]; then
+        pass "the refusal names the blocking device $BLOCKER"
+    else
+        fail "the refusal names the blocking device $BLOCKER" "stderr: $ERR"
+    fi
+else
+    fail "the simulated host has a non-viable group (e1000e)"
+fi
+
+if [[ -n $BRIDGE ]]; then
+    run v bind "$BRIDGE"
+    expect_rc "bind $BRIDGE (bridge): refused (4)" 4
+else
+    fail "the simulated host has a PCIe bridge"
+fi
+
+# --- bind, unbind, monitor ---------------------------------------------
+
+"$VFIOCTL" monitor >"$TMP/monitor.out" 2>"$TMP/monitor.err" &
+MONITOR=$!
+BACKGROUND+=("$MONITOR")
+"$VFIOCTL" --json monitor >"$TMP/monitor.json" 2>"$TMP/monitor-json.err" &
+MONITOR_JSON=$!
+BACKGROUND+=("$MONITOR_JSON")
+# Both print this once their match rules are in place.
+if ! wait_until 50 grep -q Monitoring "$TMP/monitor.err" ||
+    ! wait_until 50 grep -q Monitoring "$TMP/monitor-json.err"; then
+    fail "monitor starts" "$(cat "$TMP"/monitor*.err)"
+fi
+
+run v bind "$FREE" --driver vfio-pci
+expect_rc "bind $FREE --driver vfio-pci" 0
+
+run v show "$FREE"
+if [[ $OUT == *"driver:"*"vfio-pci"* && $OUT == *"state:"*"vfio"* ]]; then
+    pass "show: $FREE is on vfio-pci, state vfio"
+else
+    fail "show: $FREE is on vfio-pci, state vfio" "$OUT" "$ERR"
+fi
+
+monitor_saw_bind()
+{
+    grep -q "changed $FREE .*Driver=vfio-pci" "$TMP/monitor.out"
+}
+if wait_until 50 monitor_saw_bind; then
+    pass "monitor prints the change of $FREE"
+else
+    fail "monitor prints the change of $FREE" "$(<"$TMP/monitor.out")"
+fi
+
+monitor_json_saw_bind()
+{
+    python3 - "$TMP/monitor.json" "$FREE" <<'PY'
+import json, sys
+path, address = sys.argv[1:]
+for line in open(path):
+    event = json.loads(line)
+    if (event["event"] == "changed" and event["address"] == address
+            and event["changed"].get("Driver") == "vfio-pci"):
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+if wait_until 50 monitor_json_saw_bind 2>/dev/null; then
+    pass "monitor --json prints one JSON object per event"
+else
+    fail "monitor --json prints one JSON object per event" \
+        "$(<"$TMP/monitor.json")"
+fi
+
+kill -TERM "$MONITOR"
+wait "$MONITOR"
+RC=$?
+OUT=$(<"$TMP/monitor.out")
+ERR=$(<"$TMP/monitor.err")
+expect_rc "monitor ends cleanly on SIGTERM" 0
+kill -TERM "$MONITOR_JSON" 2>/dev/null
+wait "$MONITOR_JSON" 2>/dev/null
+
+# --- assign ------------------------------------------------------------
+
+run v assign "$FREE" -- sh -c "\"$VFIOCTL\" show $FREE"
+if [[ $RC == 0 && $OUT == *"state:"*"assigned"* ]]; then
+    pass "assign $FREE -- CMD: CMD sees the device assigned"
+else
+    fail "assign $FREE -- CMD: CMD sees the device assigned" "exit $RC" \
+        "$OUT" "$ERR"
+fi
+STATE=$(prop "$FREE" State)
+if [[ $STATE == vfio ]]; then
+    pass "after CMD exits $FREE is no longer assigned"
+else
+    fail "after CMD exits $FREE is no longer assigned" "State=$STATE"
+fi
+
+run v assign "$FREE" -- sh -c 'exit 7'
+expect_rc "assign -- CMD exits with CMD's status" 7
+
+FDS_PLAIN=$(sh -c 'ls /proc/self/fd | wc -l')
+run v assign "$FREE" -- sh -c 'ls /proc/self/fd | wc -l'
+if [[ $RC == 0 && $OUT == "$FDS_PLAIN" ]]; then
+    pass "the lease fd does not leak into CMD"
+else
+    fail "the lease fd does not leak into CMD" \
+        "CMD has $OUT fds, a plain sh has $FDS_PLAIN" "$ERR"
+fi
+
+"$VFIOCTL" assign "$FREE" >"$TMP/hold.out" 2>&1 &
+HOLDER=$!
+BACKGROUND+=("$HOLDER")
+assigned()
+{
+    [[ $(prop "$FREE" State) == assigned ]]
+}
+if wait_until 50 assigned; then
+    pass "assign $FREE holds the device"
+else
+    fail "assign $FREE holds the device" "$(<"$TMP/hold.out")"
+fi
+
+run v assign "$FREE" -- true
+expect_rc "a second assign is refused (4)" 4
+
+kill -INT "$HOLDER"
+wait "$HOLDER"
+RC=$?
+OUT=$(<"$TMP/hold.out")
+ERR=
+expect_rc "assign ends cleanly on SIGINT" 0
+STATE=$(prop "$FREE" State)
+if [[ $STATE == vfio ]]; then
+    pass "after SIGINT $FREE is released"
+else
+    fail "after SIGINT $FREE is released" "State=$STATE" "$OUT"
+fi
+
+# --- unbind, reload ----------------------------------------------------
+
+run v unbind "$FREE"
+expect_rc "unbind $FREE" 0
+DRIVER=$(prop "$FREE" Driver)
+if [[ $DRIVER == "$ORIGINAL_DRIVER" ]]; then
+    pass "unbind returns $FREE to $ORIGINAL_DRIVER"
+else
+    fail "unbind returns $FREE to $ORIGINAL_DRIVER" "Driver=$DRIVER"
+fi
+
+run v reload
+expect_rc "reload" 0
+
+# --- vfiod gone --------------------------------------------------------
+
+kill -TERM "$VFIOD_PID"
+wait "$VFIOD_PID" 2>/dev/null
+VFIOD_PID=
+run v list
+expect_rc "vfiod not running: not found (3)" 3
+if [[ $ERR == "vfioctl: vfiod is not running" ]]; then
+    pass "vfiod not running: says so"
+else
+    fail "vfiod not running: says so" "stderr: $ERR"
+fi
+
+echo "$PASSED passed, $FAILED failed"
+((FAILED == 0))

@@ -1,0 +1,360 @@
+// The bus-free pieces of the daemon: configuration, error mapping, option
+// parsing, the worker pool and the property diff.
+
+#include "authz.hpp"
+#include "daemon_config.hpp"
+#include "device_adaptor.hpp"
+#include "error.hpp"
+#include "error_map.hpp"
+#include "method_options.hpp"
+#include "options.hpp"
+#include "worker_pool.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace vfiod::daemon
+{
+namespace
+{
+
+using namespace std::chrono_literals;
+
+std::string configError(const std::string& text)
+{
+    try
+    {
+        parseDaemonConfig(text, "vfiod.toml");
+    }
+    catch (const Error& e)
+    {
+        EXPECT_EQ(e.code(), Errc::InvalidArgument);
+        return e.what();
+    }
+    return "";
+}
+
+TEST(DaemonConfig, EmptyMeansDefaults)
+{
+    DaemonConfig config = parseDaemonConfig("", "vfiod.toml");
+    EXPECT_EQ(config.logLevel, LogLevel::Info);
+    EXPECT_EQ(config.roots.sysfs, "/sys");
+    EXPECT_TRUE(config.access.users.empty());
+    EXPECT_EQ(config.timeouts.unbind, 10s);
+    EXPECT_EQ(config.groupWait, 30s);
+}
+
+TEST(DaemonConfig, ShippedFileParsesToDefaults)
+{
+    const char* source = std::getenv("VFIOD_SOURCE_ROOT");
+    ASSERT_NE(source, nullptr);
+    DaemonConfig config =
+        loadDaemonConfig(std::string(source) + "/conf/vfiod.toml");
+    DaemonConfig defaults;
+    EXPECT_EQ(config.logLevel, defaults.logLevel);
+    EXPECT_EQ(config.stateDir, defaults.stateDir);
+    EXPECT_EQ(config.timeouts.reset, defaults.timeouts.reset);
+}
+
+TEST(DaemonConfig, EverySetting)
+{
+    DaemonConfig config = parseDaemonConfig(R"(
+[daemon]
+log_level = "debug"
+state_dir = "/var/tmp/vfiod"
+plugin_dir = "/opt/vfiod/plugins"
+[roots]
+sysfs = "/tmp/sys"
+dev = "/tmp/dev"
+modules = "/tmp/modules"
+modprobe = "/bin/true"
+[access]
+users = ["alice", "bob"]
+groups = ["kvm"]
+[timeouts]
+unbind_ms = 100
+probe_ms = 200
+dev_node_ms = 300
+reset_ms = 400
+group_wait_ms = 500
+)",
+                                            "vfiod.toml");
+    EXPECT_EQ(config.logLevel, LogLevel::Debug);
+    EXPECT_EQ(config.stateDir, "/var/tmp/vfiod");
+    EXPECT_EQ(config.pluginDir, "/opt/vfiod/plugins");
+    EXPECT_EQ(config.roots.modprobe, "/bin/true");
+    EXPECT_EQ(config.access.users, (std::vector<std::string>{"alice", "bob"}));
+    EXPECT_EQ(config.access.groups, std::vector<std::string>{"kvm"});
+    ManagerOptions options = config.managerOptions();
+    EXPECT_EQ(options.timeouts.unbind, 100ms);
+    EXPECT_EQ(options.timeouts.probe, 200ms);
+    EXPECT_EQ(options.timeouts.devNode, 300ms);
+    EXPECT_EQ(options.timeouts.reset, 400ms);
+    EXPECT_EQ(options.groupLockWait, 500ms);
+}
+
+TEST(DaemonConfig, ErrorsNameFileLineAndColumn)
+{
+    EXPECT_EQ(configError("[daemon]\nloglevel = \"info\"\n")
+                  .rfind("vfiod.toml:2:1: unknown key \"daemon.loglevel\"", 0),
+              0u);
+    EXPECT_EQ(configError("[deamon]\n").rfind("vfiod.toml:1:2: unknown key", 0),
+              0u);
+    EXPECT_EQ(configError("[daemon]\nlog_level = \"loud\"\n")
+                  .rfind("vfiod.toml:2:13:", 0),
+              0u);
+    EXPECT_EQ(configError("[timeouts]\nprobe_ms = \"1s\"\n")
+                  .rfind("vfiod.toml:2:12: \"timeouts.probe_ms\" must be an "
+                         "integer",
+                         0),
+              0u);
+    EXPECT_NE(configError("[timeouts]\nprobe_ms = 0\n").find("out of range"),
+              std::string::npos);
+    EXPECT_NE(configError("[roots]\nsysfs = \"sys\"\n").find("absolute"),
+              std::string::npos);
+    EXPECT_NE(configError("[access]\nusers = \"alice\"\n").find("array"),
+              std::string::npos);
+    EXPECT_EQ(configError("[access]\nusers = [\"alice\", 3]\n")
+                  .rfind("vfiod.toml:2:19:", 0),
+              0u);
+    EXPECT_NE(configError("daemon = 1\n").find("must be a table"),
+              std::string::npos);
+    // Syntax errors too.
+    EXPECT_EQ(configError("[daemon\n").rfind("vfiod.toml:1:", 0), 0u);
+}
+
+TEST(DaemonConfig, MissingFileIsNotFound)
+{
+    try
+    {
+        loadDaemonConfig("/nonexistent/vfiod.toml");
+        FAIL();
+    }
+    catch (const Error& e)
+    {
+        EXPECT_EQ(e.code(), Errc::NotFound);
+    }
+}
+
+TEST(ErrorMap, OneNamePerCodeBothWays)
+{
+    for (Errc code :
+         {Errc::NotFound, Errc::InvalidArgument, Errc::Busy, Errc::NotViable,
+          Errc::NotSupported, Errc::Failed, Errc::TimedOut, Errc::AccessDenied})
+    {
+        std::string name = busErrorName(code);
+        if (code == Errc::AccessDenied)
+        {
+            EXPECT_EQ(name, "org.freedesktop.DBus.Error.AccessDenied");
+        }
+        else
+        {
+            EXPECT_EQ(name, "org.vfiod1.Error." + std::string(errcName(code)));
+        }
+        EXPECT_EQ(errcFromBusName(name), code);
+    }
+    EXPECT_EQ(errcFromBusName("org.freedesktop.DBus.Error.Failed"),
+              std::nullopt);
+}
+
+TEST(ErrorMap, GuardedTranslatesEveryException)
+{
+    auto nameOf = [](const std::function<void()>& body) {
+        try
+        {
+            guarded("Test", body);
+        }
+        catch (const sdbus::Error& e)
+        {
+            return e.getName();
+        }
+        return std::string();
+    };
+    EXPECT_EQ(nameOf([] { fail(Errc::Busy, "busy"); }),
+              "org.vfiod1.Error.Busy");
+    EXPECT_EQ(nameOf([] { throw std::runtime_error("bug"); }),
+              "org.vfiod1.Error.Failed");
+    EXPECT_EQ(nameOf([] { throw 42; }), "org.vfiod1.Error.Failed");
+    EXPECT_EQ(nameOf([] { throw sdbus::Error("x.y.Z", "as is"); }), "x.y.Z");
+}
+
+Options parse(std::vector<std::string> args)
+{
+    args.insert(args.begin(), "vfiod");
+    std::vector<char*> argv;
+    for (std::string& arg : args)
+    {
+        argv.push_back(arg.data());
+    }
+    argv.push_back(nullptr);
+    return parseOptions(static_cast<int>(args.size()), argv.data());
+}
+
+TEST(Options, Parses)
+{
+    Options options = parse({"--sim", "host.toml", "--sim-state", "/tmp/s",
+                             "--bus-address", "unix:path=/x", "--config",
+                             "c.toml", "--sysfs-root", "/r/sys", "-v"});
+    EXPECT_EQ(options.simFile, "host.toml");
+    EXPECT_EQ(options.simStateDir, "/tmp/s");
+    EXPECT_EQ(options.busAddress, "unix:path=/x");
+    EXPECT_EQ(options.configFile, "c.toml");
+    EXPECT_EQ(options.sysfsRoot, "/r/sys");
+    EXPECT_TRUE(options.verbose);
+    EXPECT_FALSE(parse({}).configFile.has_value());
+    EXPECT_TRUE(parse({"--version"}).version);
+    EXPECT_TRUE(parse({"-h"}).help);
+}
+
+TEST(Options, RefusesBadUsage)
+{
+    EXPECT_THROW(parse({"--bogus"}), Error);
+    EXPECT_THROW(parse({"--sim"}), Error);
+    EXPECT_THROW(parse({"extra"}), Error);
+    EXPECT_THROW(parse({"--sim-state", "/tmp"}), Error);
+    EXPECT_THROW(parse({"--config", ""}), Error);
+}
+
+TEST(MethodOptions, StrictStrings)
+{
+    MethodOptions options{{"driver", sdbus::Variant(std::string("vfio-pci"))}};
+    EXPECT_EQ(stringOption("Bind", options, "driver"), "vfio-pci");
+    EXPECT_EQ(stringOption("Bind", {}, "driver"), "");
+    EXPECT_THROW(stringOption("Reset", options, "method"), Error);
+    EXPECT_THROW(
+        stringOption("Bind", {{"driver", sdbus::Variant(1)}}, "driver"), Error);
+    EXPECT_THROW(requireNoOptions("Unbind", options), Error);
+    requireNoOptions("Unbind", {});
+}
+
+TEST(Authz, OwnerUid)
+{
+    EXPECT_EQ(ownerUid(":1.42 uid=1000"), 1000u);
+    EXPECT_EQ(ownerUid(":1.42 uid=0"), 0u);
+    EXPECT_EQ(ownerUid(":1.42"), std::nullopt);
+    EXPECT_EQ(ownerUid(":1.42 uid=10x"), std::nullopt);
+    Caller caller{":1.7", 1000};
+    EXPECT_EQ(caller.owner(), ":1.7 uid=1000");
+    EXPECT_EQ(actionId(Action::Manage), "org.vfiod1.manage");
+}
+
+TEST(Authz, RootAndAccessListsArePrivileged)
+{
+    AccessConfig access;
+    Authorizer authorizer([&] { return access; });
+    EXPECT_TRUE(authorizer.isPrivileged(0));
+    EXPECT_FALSE(authorizer.isPrivileged(65534));
+    access.users = {"nobody"};
+    EXPECT_TRUE(authorizer.isPrivileged(65534));
+    access.users = {};
+    access.groups = {"nogroup"};
+    EXPECT_TRUE(authorizer.isPrivileged(65534));
+    access.groups = {"root"};
+    EXPECT_FALSE(authorizer.isPrivileged(65534));
+}
+
+TEST(PropertyDiff, OnlyWhatChanged)
+{
+    DeviceInfo before;
+    before.pci.driver = "e1000e";
+    DeviceInfo after = before;
+    EXPECT_TRUE(changedProperties(before, after).empty());
+    after.pci.driver = "vfio-pci";
+    after.state = DeviceState::Vfio;
+    after.originalDriver = "e1000e";
+    after.pci.vendorId = 0x1234; // identity: never announced
+    EXPECT_EQ(changedProperties(before, after),
+              (std::vector<std::string>{"Driver", "OriginalDriver", "State"}));
+    // Unmanaged and "no driver before" both read "".
+    DeviceInfo none = before;
+    none.originalDriver = "";
+    EXPECT_TRUE(changedProperties(before, none).empty());
+}
+
+WorkerContext::Connect noBus()
+{
+    return [] { return std::unique_ptr<sdbus::IConnection>(); };
+}
+
+TEST(WorkerPool, SameKeyInOrderOtherKeysInParallel)
+{
+    WorkerPool pool(4, noBus());
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<int> order;
+    bool release = false;
+
+    // A blocked job on "a" must not stop "b".
+    pool.submit("a", [&](WorkerContext&) {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return release; });
+        order.push_back(1);
+    });
+    pool.submit("a", [&](WorkerContext&) {
+        std::lock_guard lock(mutex);
+        order.push_back(2);
+        changed.notify_all();
+    });
+    std::atomic<bool> otherRan{false};
+    pool.submit("b", [&](WorkerContext&) {
+        otherRan = true;
+        changed.notify_all();
+    });
+    {
+        std::unique_lock lock(mutex);
+        EXPECT_TRUE(
+            changed.wait_for(lock, 5s, [&] { return otherRan.load(); }));
+        EXPECT_TRUE(order.empty());
+        release = true;
+        changed.notify_all();
+        EXPECT_TRUE(
+            changed.wait_for(lock, 5s, [&] { return order.size() == 2; }));
+    }
+    EXPECT_EQ(order, (std::vector<int>{1, 2}));
+}
+
+TEST(WorkerPool, StopDropsQueuedJobs)
+{
+    std::atomic<int> ran{0};
+    std::atomic<bool> dropped{false};
+    struct Sentinel
+    {
+        std::atomic<bool>* flag;
+        bool armed = true;
+        Sentinel(std::atomic<bool>* f) : flag(f) {}
+        Sentinel(Sentinel&& o) noexcept : flag(o.flag), armed(o.armed)
+        {
+            o.armed = false;
+        }
+        ~Sentinel()
+        {
+            if (armed)
+            {
+                *flag = true;
+            }
+        }
+    };
+    {
+        WorkerPool pool(1, noBus());
+        pool.submit("a", [&](WorkerContext&) {
+            std::this_thread::sleep_for(200ms);
+            ++ran;
+        });
+        pool.submit("a", [&, s = Sentinel(&dropped)](WorkerContext&) mutable {
+            s.armed = false;
+            ++ran;
+        });
+        std::this_thread::sleep_for(50ms);
+        pool.stop();
+    }
+    EXPECT_EQ(ran, 1);
+    EXPECT_TRUE(dropped);
+}
+
+} // namespace
+} // namespace vfiod::daemon

@@ -1,0 +1,102 @@
+// A minimal org.vfiod1 client for tests that need a separate process: one
+// running under another uid (setpriv), or one that holds a lease until it
+// is killed.
+//
+// Usage:
+//   test_client ADDRESS call PATH METHOD [KEY=VALUE...]
+//       Calls org.vfiod1.Device.METHOD with string options. Prints "ok",
+//       or "error NAME: MESSAGE" and exits 1.
+//   test_client ADDRESS reload
+//       Calls org.vfiod1.Manager.Reload, printing as above.
+//   test_client ADDRESS hold PATH
+//       Calls Assign, prints "holding", and keeps the lease until killed.
+
+#include <sdbus-c++/sdbus-c++.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <map>
+#include <string>
+
+namespace
+{
+
+using Options = std::map<std::string, sdbus::Variant>;
+
+Options parseOptions(int argc, char** argv, int first)
+{
+    Options options;
+    for (int i = first; i < argc; ++i)
+    {
+        std::string arg = argv[i];
+        size_t eq = arg.find('=');
+        options[arg.substr(0, eq)] = sdbus::Variant(arg.substr(eq + 1));
+    }
+    return options;
+}
+
+int run(int argc, char** argv)
+{
+    std::string address = argv[1];
+    std::string command = argv[2];
+    auto connection = sdbus::createSessionBusConnectionWithAddress(address);
+
+    if (command == "reload")
+    {
+        auto proxy =
+            sdbus::createProxy(*connection, "org.vfiod1", "/org/vfiod1");
+        proxy->callMethod("Reload").onInterface("org.vfiod1.Manager");
+        std::cout << "ok" << std::endl;
+        return 0;
+    }
+    if (argc < 4)
+    {
+        std::cerr << "missing object path\n";
+        return 2;
+    }
+    auto proxy = sdbus::createProxy(*connection, "org.vfiod1", argv[3]);
+    if (command == "hold")
+    {
+        sdbus::UnixFd lease;
+        proxy->callMethod("Assign")
+            .onInterface("org.vfiod1.Device")
+            .withArguments(Options{})
+            .storeResultsTo(lease);
+        std::cout << "holding" << std::endl;
+        while (true)
+        {
+            ::pause();
+        }
+    }
+    if (command == "call" && argc >= 5)
+    {
+        proxy->callMethod(argv[4])
+            .onInterface("org.vfiod1.Device")
+            .withArguments(parseOptions(argc, argv, 5));
+        std::cout << "ok" << std::endl;
+        return 0;
+    }
+    std::cerr << "unknown command " << command << "\n";
+    return 2;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc < 3)
+    {
+        std::cerr << "usage: test_client ADDRESS call|reload|hold ...\n";
+        return 2;
+    }
+    try
+    {
+        return run(argc, argv);
+    }
+    catch (const sdbus::Error& e)
+    {
+        std::cout << "error " << e.getName() << ": " << e.getMessage()
+                  << std::endl;
+        return 1;
+    }
+}

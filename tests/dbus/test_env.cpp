@@ -1,0 +1,447 @@
+#include "test_env.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sdbus-c++/sdbus-c++.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace vfiod::test
+{
+
+std::string requiredEnv(const char* name)
+{
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0')
+    {
+        throw std::runtime_error(std::string(name) +
+                                 " is not set: run the tests with meson test");
+    }
+    return value;
+}
+
+void writeFile(const std::string& path, const std::string& text)
+{
+    std::ofstream out(path, std::ios::trunc);
+    out << text;
+    if (!out)
+    {
+        throw std::runtime_error("cannot write " + path);
+    }
+}
+
+std::string readFile(const std::string& path)
+{
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+bool waitUntil(const std::function<bool()>& done,
+               std::chrono::milliseconds timeout)
+{
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true)
+    {
+        if (done())
+        {
+            return true;
+        }
+        if (std::chrono::steady_clock::now() >= deadline)
+        {
+            return false;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+}
+
+TempDir::TempDir()
+{
+    std::string pattern = "/tmp/vfiod-dbus-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr)
+    {
+        throw std::runtime_error("mkdtemp failed");
+    }
+    dir = pattern;
+    // Reachable by the unprivileged test user (nobody).
+    ::chmod(dir.c_str(), 0755);
+}
+
+TempDir::~TempDir()
+{
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv,
+                           const std::string& logFile)
+{
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
+                                     O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, logFile.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+
+    // A child must not inherit the test's blocked signals.
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+
+    std::vector<char*> args;
+    for (const std::string& arg : argv)
+    {
+        args.push_back(const_cast<char*>(arg.c_str()));
+    }
+    args.push_back(nullptr);
+    int r =
+        posix_spawnp(&child, args[0], &actions, &attr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (r != 0)
+    {
+        throw std::runtime_error("cannot run " + argv[0] + ": " +
+                                 std::strerror(r));
+    }
+}
+
+ChildProcess::~ChildProcess()
+{
+    if (!status)
+    {
+        stop(SIGKILL, 5s);
+    }
+}
+
+bool ChildProcess::running()
+{
+    return !wait(0ms).has_value();
+}
+
+std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout)
+{
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!status)
+    {
+        int raw = 0;
+        pid_t r = ::waitpid(child, &raw, WNOHANG);
+        if (r == child)
+        {
+            status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+            break;
+        }
+        if (r < 0 || std::chrono::steady_clock::now() >= deadline)
+        {
+            return status;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    return status;
+}
+
+std::optional<int> ChildProcess::stop(int signal,
+                                      std::chrono::milliseconds timeout)
+{
+    if (status)
+    {
+        return status;
+    }
+    ::kill(child, signal);
+    if (auto exited = wait(timeout))
+    {
+        return exited;
+    }
+    ::kill(child, SIGKILL);
+    wait(5s);
+    return std::nullopt;
+}
+
+CommandResult runCommand(const std::vector<std::string>& argv,
+                         std::chrono::milliseconds timeout)
+{
+    TempDir scratch;
+    std::string log = scratch / "output";
+    CommandResult result;
+    ChildProcess process(argv, log);
+    auto status = process.wait(timeout);
+    if (!status)
+    {
+        process.stop(SIGKILL, 1s);
+    }
+    result.status = status.value_or(-1);
+    result.output = readFile(log);
+    return result;
+}
+
+std::vector<std::string> asNobody(std::vector<std::string> argv)
+{
+    std::vector<std::string> command{
+        "setpriv", "--reuid=" + std::to_string(nobodyUid),
+        "--regid=" + std::to_string(nobodyUid), "--clear-groups"};
+    command.insert(command.end(), argv.begin(), argv.end());
+    return command;
+}
+
+namespace
+{
+
+std::string userName(uid_t uid)
+{
+    passwd* entry = ::getpwuid(uid);
+    return entry != nullptr ? entry->pw_name : std::to_string(uid);
+}
+
+/** Deny by default, like /usr/share/dbus-1/system.conf. */
+std::string busConfig(const std::string& dir, const std::string& shipped,
+                      const std::string& testPolicy)
+{
+    return R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=)" +
+           dir + R"(/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Properties"/>
+    <deny send_destination="org.freedesktop.DBus"
+          send_interface="org.freedesktop.DBus"
+          send_member="UpdateActivationEnvironment"/>
+  </policy>
+  <include>)" +
+           shipped + R"(</include>
+  <include>)" +
+           testPolicy + R"(</include>
+</busconfig>
+)";
+}
+
+std::string testPolicy()
+{
+    std::string me = userName(::getuid());
+    std::string vfiodOwner =
+        ::getuid() == 0 ? "" : "    <allow own=\"org.vfiod1\"/>\n";
+    return R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <!-- Test only: the mock polkit, and vfiod when not run as root. -->
+  <policy user=")" +
+           me + R"(">
+    <allow own="org.freedesktop.PolicyKit1"/>
+)" + vfiodOwner +
+           R"(  </policy>
+  <policy context="default">
+    <allow send_destination="org.freedesktop.PolicyKit1"/>
+  </policy>
+</busconfig>
+)";
+}
+
+} // namespace
+
+VfiodBus::VfiodBus()
+{
+    std::string shipped =
+        requiredEnv("VFIOD_SOURCE_ROOT") + "/dbus/org.vfiod1.conf";
+    writeFile(temp / "test-policy.conf", testPolicy());
+    writeFile(temp / "bus.conf",
+              busConfig(temp.path(), shipped, temp / "test-policy.conf"));
+    busAddress = "unix:path=" + (temp / "bus");
+    dbusDaemon = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"dbus-daemon",
+                                 "--config-file=" + (temp / "bus.conf"),
+                                 "--nofork", "--nopidfile", "--nosyslog"},
+        temp / "dbus-daemon.log");
+    bool up = waitUntil(
+        [&] {
+            try
+            {
+                connect();
+                return true;
+            }
+            catch (const sdbus::Error&)
+            {
+                return dbusDaemon->running() ? false : true;
+            }
+        },
+        10s);
+    if (!up || !dbusDaemon->running())
+    {
+        throw std::runtime_error("dbus-daemon did not start: " +
+                                 readFile(temp / "dbus-daemon.log"));
+    }
+}
+
+VfiodBus::~VfiodBus()
+{
+    vfiod.reset();
+    polkit.reset();
+    if (dbusDaemon)
+    {
+        dbusDaemon->stop(SIGTERM, 5s);
+    }
+}
+
+void VfiodBus::startPolkit(const std::string& rules)
+{
+    setPolkitRules(rules);
+    polkit = std::make_unique<ChildProcess>(
+        std::vector<std::string>{requiredEnv("VFIOD_MOCK_POLKIT"), "--address",
+                                 busAddress, "--rules", temp / "polkit.rules",
+                                 "--log", temp / "polkit.calls"},
+        temp / "polkit.log");
+    if (!waitUntil(
+            [&] {
+                return nameHasOwner("org.freedesktop.PolicyKit1") ||
+                       !polkit->running();
+            },
+            10s) ||
+        !polkit->running())
+    {
+        throw std::runtime_error("mock polkit did not start: " +
+                                 readFile(temp / "polkit.log"));
+    }
+}
+
+void VfiodBus::setPolkitRules(const std::string& rules)
+{
+    writeFile(temp / "polkit.rules", rules);
+}
+
+void VfiodBus::stopPolkit()
+{
+    if (polkit)
+    {
+        polkit->stop(SIGTERM, 5s);
+        polkit.reset();
+        waitUntil([&] { return !nameHasOwner("org.freedesktop.PolicyKit1"); },
+                  5s);
+    }
+}
+
+std::string VfiodBus::polkitLog() const
+{
+    return readFile(temp / "polkit.calls");
+}
+
+void VfiodBus::startVfiod(const std::string& hostFile,
+                          const std::string& config)
+{
+    std::string text = config;
+    if (::getuid() != 0)
+    {
+        // Not root: the test's own calls are privileged through [access].
+        text += "\n[access]\nusers = [\"" + userName(::getuid()) + "\"]\n";
+    }
+    writeFile(configPath(), text);
+    vfiod = std::make_unique<ChildProcess>(
+        std::vector<std::string>{requiredEnv("VFIOD_BIN"), "--sim", hostFile,
+                                 "--sim-state", simState(), "--bus-address",
+                                 busAddress, "--config", configPath(), "-v"},
+        temp / "vfiod.log");
+    if (!waitUntil(
+            [&] { return nameHasOwner("org.vfiod1") || !vfiod->running(); },
+            15s) ||
+        !vfiod->running())
+    {
+        throw std::runtime_error("vfiod did not take org.vfiod1: " +
+                                 vfiodLog());
+    }
+}
+
+std::optional<int> VfiodBus::stopVfiod()
+{
+    if (!vfiod)
+    {
+        return std::nullopt;
+    }
+    auto status = vfiod->stop(SIGTERM, 10s);
+    return status;
+}
+
+std::string VfiodBus::vfiodLog() const
+{
+    return readFile(temp / "vfiod.log");
+}
+
+CommandResult VfiodBus::busctl(const std::vector<std::string>& args) const
+{
+    std::vector<std::string> command{"busctl", "--address=" + busAddress};
+    command.insert(command.end(), args.begin(), args.end());
+    return runCommand(command);
+}
+
+std::vector<std::string>
+    VfiodBus::clientCommand(const std::vector<std::string>& args) const
+{
+    std::vector<std::string> command{requiredEnv("VFIOD_TEST_CLIENT"),
+                                     busAddress};
+    command.insert(command.end(), args.begin(), args.end());
+    return command;
+}
+
+std::optional<CommandResult>
+    VfiodBus::simTool(const std::vector<std::string>& args) const
+{
+    std::string tool = requiredEnv("VFIOD_BUILD_ROOT") + "/tools/vfiod-sim";
+    if (::access(tool.c_str(), X_OK) != 0)
+    {
+        return std::nullopt;
+    }
+    std::vector<std::string> command{tool, "--state", simState()};
+    command.insert(command.end(), args.begin(), args.end());
+    return runCommand(command);
+}
+
+std::unique_ptr<sdbus::IConnection> VfiodBus::connect() const
+{
+    return sdbus::createSessionBusConnectionWithAddress(busAddress);
+}
+
+bool VfiodBus::nameHasOwner(const std::string& name) const
+{
+    auto connection = connect();
+    auto driver = sdbus::createProxy(*connection, "org.freedesktop.DBus",
+                                     "/org/freedesktop/DBus");
+    bool owned = false;
+    driver->callMethod("NameHasOwner")
+        .onInterface("org.freedesktop.DBus")
+        .withArguments(name)
+        .storeResultsTo(owned);
+    return owned;
+}
+
+} // namespace vfiod::test
