@@ -6,7 +6,7 @@ namespace vfioctl
 {
 
 ExitCode runBind(const GlobalOptions& options, const std::string& address,
-                 const std::optional<std::string>& driver)
+                 const std::optional<std::string>& driver, bool wholeGroup)
 {
     BusClient client(options.busAddress);
     auto path = client.getDevice(address);
@@ -14,6 +14,10 @@ ExitCode runBind(const GlobalOptions& options, const std::string& address,
     if (driver)
     {
         methodOptions["driver"] = sdbus::Variant(*driver);
+    }
+    if (wholeGroup)
+    {
+        methodOptions["group"] = sdbus::Variant(true);
     }
     client.bind(path, methodOptions);
     reportDevice(options, client, path, "bound");

@@ -29,7 +29,7 @@ struct GlobalOptions
 ExitCode runList(const GlobalOptions& options);
 ExitCode runShow(const GlobalOptions& options, const std::string& address);
 ExitCode runBind(const GlobalOptions& options, const std::string& address,
-                 const std::optional<std::string>& driver);
+                 const std::optional<std::string>& driver, bool wholeGroup);
 ExitCode runUnbind(const GlobalOptions& options, const std::string& address);
 /**
  * @param[in] command empty: hold the lease until SIGINT/SIGTERM/SIGHUP;

@@ -32,6 +32,7 @@ struct Arguments
     GlobalOptions global;
     std::string address;
     std::string driver;
+    bool wholeGroup = false;
     std::string method;
     std::vector<std::string> command;
 };
@@ -69,10 +70,12 @@ void setUpCommands(CLI::App& app, Arguments& args, Action& action)
         args);
     bind->add_option("--driver", args.driver,
                      "vfio driver to use (default: the best match)");
+    bind->add_flag("--group", args.wholeGroup,
+                   "bind every endpoint of the IOMMU group, all or nothing");
     bind->callback([&] {
         action = [&] {
-            return toInt(
-                runBind(global, args.address, optionalOf(args.driver)));
+            return toInt(runBind(global, args.address, optionalOf(args.driver),
+                                 args.wholeGroup));
         };
     });
 

@@ -98,8 +98,7 @@ DeviceRequest DeviceAdaptor::request(std::string_view method)
 void DeviceAdaptor::Bind(sdbus::Result<>&& result, MethodOptions options)
 {
     guarded("Bind", [&] {
-        std::string driver = stringOption("Bind", options, "driver");
-        requests.bind(request("Bind"), std::move(driver), std::move(result));
+        requests.bind(request("Bind"), bindOptions(options), std::move(result));
     });
 }
 

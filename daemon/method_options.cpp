@@ -48,6 +48,31 @@ std::string stringOption(std::string_view method, const MethodOptions& options,
     return it == values.end() ? std::string() : it->second;
 }
 
+BindOptions bindOptions(const MethodOptions& options)
+{
+    // "group" is the one boolean option; the rest are checked as strings.
+    MethodOptions strings = options;
+    BindOptions out;
+    auto group = strings.find("group");
+    if (group != strings.end())
+    {
+        if (!group->second.containsValueOfType<bool>())
+        {
+            fail(Errc::InvalidArgument,
+                 "Bind: option \"group\" must be a boolean (b), not '" +
+                     std::string(group->second.peekValueType()) + "'");
+        }
+        out.wholeGroup = group->second.get<bool>();
+        strings.erase(group);
+    }
+    auto values = readStringOptions("Bind", strings, {"driver", "group"});
+    if (auto it = values.find("driver"); it != values.end())
+    {
+        out.driver = it->second;
+    }
+    return out;
+}
+
 void requireNoOptions(std::string_view method, const MethodOptions& options)
 {
     readStringOptions(method, options, {});

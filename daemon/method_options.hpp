@@ -29,6 +29,19 @@ std::map<std::string, std::string>
 std::string stringOption(std::string_view method, const MethodOptions& options,
                          std::string_view key);
 
+/** @brief What Bind was asked to do. */
+struct BindOptions
+{
+    std::string driver; ///< "driver" (s): "" = modules.alias best match
+    bool wholeGroup = false; ///< "group" (b): bind every endpoint of the group
+};
+
+/**
+ * @brief Reads Bind's options: "driver" (s) and "group" (b), strictly.
+ * @throws Error(Errc::InvalidArgument) naming the key and what is allowed.
+ */
+BindOptions bindOptions(const MethodOptions& options);
+
 /** @brief For methods that take no options yet. */
 void requireNoOptions(std::string_view method, const MethodOptions& options);
 

@@ -107,11 +107,11 @@ Caller Operations::authorizeDevice(WorkerContext& context,
 }
 
 void Operations::bind(WorkerContext& context, const DeviceRequest& request,
-                      const std::string& driver, PendingReply<>& reply)
+                      const BindOptions& options, PendingReply<>& reply)
 {
     answer(reply, [&] {
         Caller caller = authorizeDevice(context, request, Action::Bind);
-        manager.bind(request.address, driver);
+        manager.bind(request.address, options.driver, options.wholeGroup);
         logInfo(request.what + " by " + caller.owner() + ": done");
         reply.succeed();
     });

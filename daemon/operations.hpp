@@ -2,6 +2,7 @@
 
 #include "authz.hpp"
 #include "device_manager.hpp"
+#include "method_options.hpp"
 #include "pending_reply.hpp"
 
 #include <sdbus-c++/Types.h>
@@ -43,7 +44,7 @@ class Operations
                ApplyConfig applyConfig);
 
     void bind(WorkerContext& context, const DeviceRequest& request,
-              const std::string& driver, PendingReply<>& reply);
+              const BindOptions& options, PendingReply<>& reply);
     void unbind(WorkerContext& context, const DeviceRequest& request,
                 PendingReply<>& reply);
     void assign(WorkerContext& context, const DeviceRequest& request,

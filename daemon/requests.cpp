@@ -19,16 +19,16 @@ Requests::Requests(MainLoop& loop, WorkerPool& pool, Operations& operations) :
     loop(loop), pool(pool), operations(operations)
 {}
 
-void Requests::bind(DeviceRequest request, std::string driver,
+void Requests::bind(DeviceRequest request, BindOptions options,
                     sdbus::Result<>&& result)
 {
     std::string lane = request.address.str();
     PendingReply<> reply(std::move(result), loop, request.what);
-    pool.submit(lane,
-                [this, request = std::move(request), driver = std::move(driver),
-                 reply = std::move(reply)](WorkerContext& c) mutable {
-                    operations.bind(c, request, driver, reply);
-                });
+    pool.submit(lane, [this, request = std::move(request),
+                       options = std::move(options),
+                       reply = std::move(reply)](WorkerContext& c) mutable {
+        operations.bind(c, request, options, reply);
+    });
 }
 
 void Requests::unbind(DeviceRequest request, sdbus::Result<>&& result)

@@ -23,7 +23,7 @@ class Requests
   public:
     Requests(MainLoop& loop, WorkerPool& pool, Operations& operations);
 
-    void bind(DeviceRequest request, std::string driver,
+    void bind(DeviceRequest request, BindOptions options,
               sdbus::Result<>&& result);
     void unbind(DeviceRequest request, sdbus::Result<>&& result);
     void assign(DeviceRequest request, std::string driver,

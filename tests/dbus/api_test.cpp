@@ -229,6 +229,27 @@ TEST_F(ApiTest, SharedGroupIsNotViable)
     EXPECT_EQ(device("0000:04:00.0")->Driver(), "e1000e");
 }
 
+TEST_F(ApiTest, WholeGroupBindTakesTheSiblingToo)
+{
+    EXPECT_EQ(errorOf([&] {
+                  device("0000:04:00.0")->Bind(
+                      {{"group", sdbus::Variant(std::string("yes"))}});
+              }),
+              "org.vfiod1.Error.InvalidArgument");
+    auto call = bus->busctl({"call", "org.vfiod1", pathOf("0000:04:00.0"),
+                             "org.vfiod1.Device", "Bind", "a{sv}", "2",
+                             "driver", "s", "vfio-pci", "group", "b", "true"});
+    EXPECT_EQ(call.status, 0) << call.output;
+    EXPECT_EQ(device("0000:04:00.0")->Driver(), "vfio-pci");
+    EXPECT_EQ(device("0000:04:00.1")->Driver(), "vfio-pci");
+    EXPECT_EQ(device("0000:04:00.1")->OriginalDriver(), "snd_hda_intel");
+
+    device("0000:04:00.1")->Unbind({});
+    device("0000:04:00.0")->Unbind({});
+    EXPECT_EQ(device("0000:04:00.0")->Driver(), "e1000e");
+    EXPECT_EQ(device("0000:04:00.1")->Driver(), "snd_hda_intel");
+}
+
 TEST_F(ApiTest, FailedProbeIsRolledBack)
 {
     auto dev = device("0000:05:00.0");
