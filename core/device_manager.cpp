@@ -81,12 +81,21 @@ void DeviceManager::subscribe(Listener listener)
     listeners.push_back(std::move(listener));
 }
 
-void DeviceManager::enumerate()
+std::vector<std::pair<PciAddress, std::string>> DeviceManager::enumerate()
 {
+    std::vector<std::pair<PciAddress, std::string>> skipped;
     for (const auto& address : listPciDevices(host))
     {
-        refresh(address);
+        try
+        {
+            refresh(address);
+        }
+        catch (const Error& e)
+        {
+            skipped.emplace_back(address, e.what());
+        }
     }
+    return skipped;
 }
 
 std::vector<PciAddress> DeviceManager::addresses() const
@@ -240,9 +249,9 @@ void DeviceManager::bind(const PciAddress& address, const std::string& driver,
                          bool wholeGroup)
 {
     GroupLock lock = lockGroupOf(address);
+    DeviceInfo device = known(address);
     try
     {
-        DeviceInfo device = known(address);
         if (device.state == DeviceState::Assigned && !driver.empty() &&
             driver != device.pci.driver)
         {
@@ -260,6 +269,9 @@ void DeviceManager::bind(const PciAddress& address, const std::string& driver,
     }
     catch (const Error& e)
     {
+        // An unbind from the host driver still blocked in the kernel: once
+        // it completes, the device goes back rather than stay driverless.
+        finishLater(address, device.pci.driver);
         recordError(address, e);
         throw;
     }
@@ -276,12 +288,7 @@ void DeviceManager::unbind(const PciAddress& address)
     }
     catch (const Error& e)
     {
-        if (e.code() == Errc::TimedOut)
-        {
-            auto original = known(address).originalDriver;
-            std::lock_guard guard(mutex);
-            unfinishedGiveBacks[address] = original;
-        }
+        finishLater(address, known(address).originalDriver);
         recordError(address, e);
         throw;
     }
@@ -294,6 +301,7 @@ void DeviceManager::assign(const PciAddress& address, const std::string& owner,
 {
     requireUnassigned(address); // answer at once, without queueing
     GroupLock lock = lockGroupOf(address);
+    std::string driverBefore = known(address).pci.driver;
     try
     {
         requireUnassigned(address);
@@ -303,6 +311,7 @@ void DeviceManager::assign(const PciAddress& address, const std::string& owner,
     }
     catch (const Error& e)
     {
+        finishLater(address, driverBefore);
         recordError(address, e);
         throw;
     }
@@ -373,6 +382,18 @@ void DeviceManager::handleUevent(const Uevent& event)
         finishers.emplace_back(&DeviceManager::finishGiveBack, this, address,
                                pending->second);
         unfinishedGiveBacks.erase(pending);
+    }
+}
+
+void DeviceManager::finishLater(const PciAddress& address,
+                                const std::optional<std::string>& driver)
+{
+    if (calls.isStuck(address))
+    {
+        // The operation that got stuck decides; a later one refused with
+        // Busy meanwhile must not overwrite its plan.
+        std::lock_guard lock(mutex);
+        unfinishedGiveBacks.try_emplace(address, driver);
     }
 }
 

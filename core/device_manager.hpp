@@ -92,8 +92,12 @@ class DeviceManager
     /** @brief Registers a listener; call before enumerate(). */
     void subscribe(Listener listener);
 
-    /** @brief Reads every device present (start-up). */
-    void enumerate();
+    /**
+     * @brief Reads every device present (start-up).
+     * @return the devices that could not be read, with the reason: one
+     *         odd device must not keep vfiod from serving the others.
+     */
+    std::vector<std::pair<PciAddress, std::string>> enumerate();
 
     /** @brief Every known device, sorted. */
     std::vector<PciAddress> addresses() const;
@@ -168,6 +172,8 @@ class DeviceManager
     void notify(const DeviceChange& change);
     void recordError(const PciAddress& address, const Error& error);
     void succeeded(const PciAddress& address);
+    void finishLater(const PciAddress& address,
+                     const std::optional<std::string>& driver);
     void finishGiveBack(const PciAddress& address,
                         const std::optional<std::string>& originalDriver);
 

@@ -164,6 +164,12 @@ void KernelCalls::requireNotStuck(const PciAddress& address) const
     }
 }
 
+bool KernelCalls::isStuck(const PciAddress& address) const
+{
+    std::lock_guard lock(stuck->mutex);
+    return stuck->addresses.count(address) != 0;
+}
+
 bool KernelCalls::waitUntilNotStuck(const PciAddress& address,
                                     std::chrono::milliseconds timeout) const
 {

@@ -64,6 +64,9 @@ class KernelCalls
     /** @brief Throws Busy when an earlier call on the device is blocked. */
     void requireNotStuck(const PciAddress& address) const;
 
+    /** @brief Whether a call on the device is still blocked. */
+    bool isStuck(const PciAddress& address) const;
+
     /**
      * @brief Waits until no call on the device is blocked any more. The
      * kernel sends its uevent before the blocked write returns, so a

@@ -133,7 +133,11 @@ void BusService::start()
     // Subscribe to uevents before reading the devices, so that nothing
     // that happens in between is missed.
     auto source = host.openUevents();
-    manager.enumerate();
+    for (const auto& [address, why] : manager.enumerate())
+    {
+        logWarning("cannot read " + address.str() + ": " + why +
+                   ", ignoring");
+    }
     loop.runPending();
     tree.exportAll();
     uevents = std::make_unique<UeventPump>(

@@ -353,6 +353,54 @@ TEST_F(ManagerOnSim, BlockedUnbindTimesOutAndTheDeviceStaysBusy)
     EXPECT_EQ(attr(nvme, "driver_override"), "(null)\n");
 }
 
+TEST_F(ManagerOnSim, BindWhoseUnbindTimesOutEndsBackOnTheHostDriver)
+{
+    start(writeHostFile(R"(
+[[module]]
+name = "vfio_pci"
+drivers = ["vfio-pci"]
+
+[[module]]
+name = "e1000e"
+drivers = ["e1000e"]
+
+[[driver]]
+name = "e1000e"
+ids = ["8086:10d3"]
+
+[[device]]
+address = "0000:05:00.0"
+vendor = 0x8086
+device = 0x10d3
+class = 0x020000
+iommu_group = 7
+driver = "e1000e"
+unbind_delay_ms = 800
+)"),
+          200ms);
+    auto address = PciAddress::parse("0000:05:00.0");
+    auto events = sim->openUevents();
+    Error e = failure([&] { manager->bind(address, "vfio-pci"); });
+    EXPECT_EQ(e.code(), Errc::TimedOut);
+
+    // The kernel finishes the unbind later; vfiod must not leave the
+    // device driverless with a vfio override.
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline &&
+           (info("0000:05:00.0").pci.driver != "e1000e" ||
+            attr("0000:05:00.0", "driver_override") != "(null)\n"))
+    {
+        for (const auto& event : events->receive())
+        {
+            manager->handleUevent(event);
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_EQ(info("0000:05:00.0").pci.driver, "e1000e");
+    EXPECT_EQ(attr("0000:05:00.0", "driver_override"), "(null)\n");
+    EXPECT_EQ(info("0000:05:00.0").state, DeviceState::Host);
+}
+
 TEST_F(ManagerOnSim, ResetsWithAChosenMethodAndRestoresTheList)
 {
     startShipped();
