@@ -9,7 +9,7 @@ packages=(
     libtomlplusplus-dev libcli11-dev
     libgtest-dev libgmock-dev
     umockdev libumockdev-dev
-    dbus systemd util-linux python3
+    dbus systemd util-linux python3 man-db groff-base
 )
 
 missing=()
