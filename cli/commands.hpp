@@ -44,6 +44,14 @@ ExitCode runReset(const GlobalOptions& options, const std::string& address,
                   const std::optional<std::string>& method);
 ExitCode runMonitor(const GlobalOptions& options);
 ExitCode runReload(const GlobalOptions& options);
+/**
+ * @brief Validates DIR/vfiod.toml (if present) and DIR/policy.d/NAME.toml
+ * without a daemon; a configuration error is printed as
+ * FILE:LINE:COLUMN: message and gives ExitCode::usage.
+ * @param[in] dir the configuration directory; unset means the built-in one.
+ */
+ExitCode runCheckConfig(const GlobalOptions& options,
+                        const std::optional<std::string>& dir);
 ///@}
 
 } // namespace vfioctl

@@ -35,6 +35,7 @@ struct Arguments
     bool wholeGroup = false;
     std::string method;
     std::vector<std::string> command;
+    std::string configDir;
 };
 
 std::optional<std::string> optionalOf(const std::string& text)
@@ -126,6 +127,19 @@ void setUpCommands(CLI::App& app, Arguments& args, Action& action)
 
     app.add_subcommand("reload", "Make vfiod re-read its configuration")
         ->callback([&] { action = [&] { return toInt(runReload(global)); }; });
+
+    auto* checkConfig = app.add_subcommand(
+        "check-config", "Validate vfiod.toml and policy.d/*.toml offline");
+    checkConfig->add_option(
+        "DIR", args.configDir,
+        "configuration directory (default: " VFIOD_SYSCONFDIR ")");
+    checkConfig->footer("Exits 0 when valid, 2 with FILE:LINE:COLUMN: message "
+                        "on stderr when not.");
+    checkConfig->callback([&] {
+        action = [&] {
+            return toInt(runCheckConfig(global, optionalOf(args.configDir)));
+        };
+    });
 }
 
 int reportParseError(CLI::App& app, const CLI::ParseError& error)

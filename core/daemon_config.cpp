@@ -3,6 +3,7 @@
 #include "daemon_config.hpp"
 
 #include "error.hpp"
+#include "toml_check.hpp"
 
 #include <toml++/toml.h>
 
@@ -24,9 +25,7 @@ constexpr int64_t maxTimeoutMs = 3600 * 1000;
 
 std::string where(const toml::source_region& region)
 {
-    std::string file = region.path ? *region.path : std::string("<config>");
-    return file + ":" + std::to_string(region.begin.line) + ":" +
-           std::to_string(region.begin.column);
+    return toml_check::where(region, "<config>");
 }
 
 [[noreturn]] void refuse(const toml::source_region& region,
@@ -35,26 +34,7 @@ std::string where(const toml::source_region& region)
     fail(Errc::InvalidArgument, where(region) + ": " + message);
 }
 
-std::string_view typeName(const toml::node& node)
-{
-    switch (node.type())
-    {
-        case toml::node_type::table:
-            return "a table";
-        case toml::node_type::array:
-            return "an array";
-        case toml::node_type::string:
-            return "a string";
-        case toml::node_type::integer:
-            return "an integer";
-        case toml::node_type::floating_point:
-            return "a float";
-        case toml::node_type::boolean:
-            return "a boolean";
-        default:
-            return "a date or time";
-    }
-}
+using toml_check::typeName;
 
 std::string quotedKey(std::string_view section, const toml::key& key)
 {

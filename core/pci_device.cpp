@@ -227,6 +227,44 @@ void readSriov(const DeviceReader& reader, PciDevice& device)
     }
 }
 
+/**
+ * @brief Whether a slot's address file covers @p address: "DDDD:BB:DD" is
+ * one device number, "DDDD:BB" the whole bus (the slot of a PCIe port).
+ */
+bool slotCovers(const std::string& text, const PciAddress& address)
+{
+    PciAddress slot;
+    auto colons = std::count(text.begin(), text.end(), ':');
+    if (colons == 2 && PciAddress::tryParse(text + ".0", slot))
+    {
+        return slot.domain == address.domain && slot.bus == address.bus &&
+               slot.device == address.device;
+    }
+    if (colons == 1 && PciAddress::tryParse(text + ":00.0", slot))
+    {
+        return slot.domain == address.domain && slot.bus == address.bus;
+    }
+    // An address we cannot read names no device; it is skipped rather than
+    // failing the device, since the slot only serves policy matching.
+    return false;
+}
+
+/** @brief The name of the bus/pci/slots entry holding @p address, or "". */
+std::string readPhysicalSlot(KernelHost& host, const PciAddress& address)
+{
+    const std::string slots(sysfs::pciSlots);
+    for (const std::string& name : host.list(slots))
+    {
+        std::optional<std::string> text =
+            host.read(slots + "/" + name + "/address");
+        if (text && slotCovers(sysfs::trim(*text), address))
+        {
+            return name;
+        }
+    }
+    return "";
+}
+
 } // namespace
 
 PciDevice readPciDevice(KernelHost& host, const PciAddress& address)
@@ -267,6 +305,8 @@ PciDevice readPciDevice(KernelHost& host, const PciAddress& address)
     device.resetMethods =
         sysfs::splitWords(reader.read("reset_method").value_or(""));
     device.hasResetFile = host.exists(reader.path("reset"));
+
+    device.physicalSlot = readPhysicalSlot(host, address);
 
     readSriov(reader, device);
     return device;

@@ -40,6 +40,9 @@ struct PciDevice
     /// device has none (no "reset" file either).
     std::vector<std::string> resetMethods;
     bool hasResetFile = false;
+    /// Name of the physical slot the device sits in (bus/pci/slots/NAME),
+    /// "" when the platform describes none.
+    std::string physicalSlot;
 
     /// SR-IOV: set on a VF, the PF it belongs to and its index there.
     std::optional<PciAddress> physfn;

@@ -425,6 +425,34 @@ TEST_F(BuiltTree, ListSkipsWhatIsNotACanonicalAddress)
     EXPECT_EQ(read("10000:e1:00.0").vendorId, 0x8086);
 }
 
+TEST_F(BuiltTree, PhysicalSlotFromTheSlotsDirectory)
+{
+    tree.addDevice({.address = "0000:03:00.0"});
+    tree.addDevice({.address = "0000:03:00.1"});
+    tree.addDevice({.address = "0000:03:01.0"});
+    tree.addDevice({.address = "0000:05:00.0"});
+    tree.addDevice({.address = "0001:05:00.0"});
+    tree.addDevice({.address = "0000:06:00.0"});
+    // One device number on bus 03; a whole bus (a PCIe port's slot).
+    tree.addSlot("4", "0000:03:00");
+    tree.addSlot("7-1", "0000:05");
+    tree.addSlot("odd", "not an address");
+    tree.writeFile("bus/pci/slots/empty/power", "1\n");
+
+    EXPECT_EQ(read("0000:03:00.0").physicalSlot, "4");
+    EXPECT_EQ(read("0000:03:00.1").physicalSlot, "4");
+    EXPECT_EQ(read("0000:03:01.0").physicalSlot, "");
+    EXPECT_EQ(read("0000:05:00.0").physicalSlot, "7-1");
+    EXPECT_EQ(read("0001:05:00.0").physicalSlot, "");
+    EXPECT_EQ(read("0000:06:00.0").physicalSlot, "");
+}
+
+TEST_F(BuiltTree, NoSlotsDirectoryMeansNoSlot)
+{
+    tree.addDevice({.address = "0000:03:00.0"});
+    EXPECT_EQ(read("0000:03:00.0").physicalSlot, "");
+}
+
 TEST(DriverKinds, VfioDrivers)
 {
     EXPECT_TRUE(isVfioDriver("vfio-pci"));

@@ -312,6 +312,11 @@ void SysfsTree::addVirtfn(const std::string& pf, unsigned index,
     }
 }
 
+void SysfsTree::addSlot(const std::string& name, const std::string& address)
+{
+    writeFile("bus/pci/slots/" + name + "/address", address + "\n");
+}
+
 void SysfsTree::setIommuGroup(const std::string& address, int group)
 {
     const fs::path link = sys(devicePath(address) + "/iommu_group");

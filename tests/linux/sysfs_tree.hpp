@@ -140,6 +140,12 @@ class SysfsTree
     /** @brief Links the device into IOMMU group @p group (-1: none). */
     void setIommuGroup(const std::string& address, int group);
 
+    /**
+     * @brief Creates bus/pci/slots/<name>/address holding @p address:
+     * "DDDD:BB:DD" for one device number, "DDDD:BB" for a whole bus.
+     */
+    void addSlot(const std::string& name, const std::string& address);
+
     // -- drivers -------------------------------------------------------
 
     /**
