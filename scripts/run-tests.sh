@@ -12,4 +12,17 @@ if [ ! -d "$builddir" ]; then
         -Db_sanitize=address,undefined -Db_lundef=false
 fi
 ninja -C "$builddir"
-meson test -C "$builddir" --print-errorlogs --num-processes 2 "$@"
+
+status=0
+meson test -C "$builddir" --print-errorlogs --num-processes 2 "$@" \
+    | tee "$builddir/test-summary.txt" || status=$?
+# One closing line in the plain form any CI reader understands.
+ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$builddir/test-summary.txt")
+failed=0
+for key in Fail Timeout 'Unexpected Pass'; do
+    n=$(sed -n "s/^$key: *\([0-9]*\).*/\1/p" "$builddir/test-summary.txt")
+    failed=$((failed + ${n:-0}))
+done
+skipped=$(sed -n 's/^Skipped: *\([0-9]*\).*/\1/p' "$builddir/test-summary.txt")
+echo "${ok:-0} passed, $failed failed, ${skipped:-0} skipped"
+exit "$status"

@@ -118,6 +118,21 @@ class ManagerOnSim : public ::testing::Test
     std::vector<vfiod::DeviceChange> changes;
 };
 
+// A small host: vfio_pci (loaded on demand) and e1000e; tests add devices.
+const std::string e1000eHost = R"(
+[[module]]
+name = "vfio_pci"
+drivers = ["vfio-pci"]
+
+[[module]]
+name = "e1000e"
+drivers = ["e1000e"]
+
+[[driver]]
+name = "e1000e"
+ids = ["8086:10d3"]
+)";
+
 constexpr const char* nvme = "0000:02:00.0";
 constexpr const char* gpu = "0000:01:00.0";
 constexpr const char* bridge = "0000:00:01.0";
@@ -199,19 +214,7 @@ TEST_F(ManagerOnSim, BindsAWholeGroup)
 
 TEST_F(ManagerOnSim, AWholeGroupMovesAllOrNothing)
 {
-    start(writeHostFile(R"(
-[[module]]
-name = "vfio_pci"
-drivers = ["vfio-pci"]
-
-[[module]]
-name = "e1000e"
-drivers = ["e1000e"]
-
-[[driver]]
-name = "e1000e"
-ids = ["8086:10d3"]
-
+    start(writeHostFile(e1000eHost + R"(
 [[device]]
 address = "0000:06:00.0"
 vendor = 0x8086
@@ -263,20 +266,7 @@ TEST_F(ManagerOnSim, RefusesAPfWithVfsEnabled)
 
 TEST_F(ManagerOnSim, RollsBackWhenTheProbeFails)
 {
-    start(writeHostFile(R"(
-[[module]]
-name = "vfio_pci"
-drivers = ["vfio-pci"]
-loaded = true
-
-[[module]]
-name = "e1000e"
-drivers = ["e1000e"]
-
-[[driver]]
-name = "e1000e"
-ids = ["8086:10d3"]
-
+    start(writeHostFile(e1000eHost + R"(
 [[device]]
 address = "0000:05:00.0"
 vendor = 0x8086
@@ -355,19 +345,7 @@ TEST_F(ManagerOnSim, BlockedUnbindTimesOutAndTheDeviceStaysBusy)
 
 TEST_F(ManagerOnSim, BindWhoseUnbindTimesOutEndsBackOnTheHostDriver)
 {
-    start(writeHostFile(R"(
-[[module]]
-name = "vfio_pci"
-drivers = ["vfio-pci"]
-
-[[module]]
-name = "e1000e"
-drivers = ["e1000e"]
-
-[[driver]]
-name = "e1000e"
-ids = ["8086:10d3"]
-
+    start(writeHostFile(e1000eHost + R"(
 [[device]]
 address = "0000:05:00.0"
 vendor = 0x8086
