@@ -39,22 +39,7 @@ cat >"$tmp/bus.conf" <<CONF
   <type>system</type>
   <listen>unix:path=$tmp/bus</listen>
   <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-  </policy>
+  <include>$src/tests/files/system-bus-default-policy.conf</include>
   <include>$src/dbus/org.vfiod1.conf</include>
 </busconfig>
 CONF
@@ -62,6 +47,12 @@ CONF
 dbus-daemon --config-file="$tmp/bus.conf" --nofork --nopidfile 2>/dev/null &
 bus_pid=$!
 export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$tmp/bus"
+# dbus-daemon listens only once it has read its configuration.
+for _ in $(seq 100); do
+    [ -S "$tmp/bus" ] && break
+    sleep 0.05
+done
+[ -S "$tmp/bus" ] || { echo "demo: the private bus did not start" >&2; exit 1; }
 
 # vfiod.toml with defaults, its simulated kernel state in $tmp/sim.
 "$builddir/daemon/vfiod" --config "$src/conf/vfiod.toml" \
@@ -77,6 +68,11 @@ for _ in $(seq 100); do
         >/dev/null 2>&1 && break
     sleep 0.1
 done
+if ! busctl --address="$DBUS_SYSTEM_BUS_ADDRESS" status org.vfiod1 >/dev/null 2>&1; then
+    echo "demo: vfiod did not come up:" >&2
+    cat "$tmp/vfiod.log" >&2
+    exit 1
+fi
 
 step()
 {

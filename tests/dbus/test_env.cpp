@@ -209,7 +209,7 @@ std::string userName(uid_t uid)
     return entry != nullptr ? entry->pw_name : std::to_string(uid);
 }
 
-/** Deny by default, like /usr/share/dbus-1/system.conf. */
+/** A private bus with the system bus's deny-by-default policy. */
 std::string busConfig(const std::string& dir, const std::string& shipped,
                       const std::string& testPolicy)
 {
@@ -220,27 +220,9 @@ std::string busConfig(const std::string& dir, const std::string& shipped,
   <listen>unix:path=)" +
            dir + R"(/bus</listen>
   <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Properties"/>
-    <deny send_destination="org.freedesktop.DBus"
-          send_interface="org.freedesktop.DBus"
-          send_member="UpdateActivationEnvironment"/>
-  </policy>
+  <include>)" +
+           requiredEnv("VFIOD_SOURCE_ROOT") +
+           R"(/tests/files/system-bus-default-policy.conf</include>
   <include>)" +
            shipped + R"(</include>
   <include>)" +
