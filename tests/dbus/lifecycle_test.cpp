@@ -213,10 +213,14 @@ TEST_F(LifecycleTest, ShippedPolicyLetsOnlyRootOwnTheName)
     TempDir other;
     ::chmod(other.path().c_str(), 0777);
     writeFile(other / "vfiod.toml", "");
+    // A copy nobody can read: the checkout may sit in a private directory.
+    writeFile(other / "host.toml", readFile(hostFile()));
+    ::chmod((other / "host.toml").c_str(), 0644);
+    ::chmod((other / "vfiod.toml").c_str(), 0644);
     auto result = runCommand(
-        asNobody({requiredEnv("VFIOD_BIN"), "--sim", hostFile(), "--sim-state",
-                  other / "sim", "--bus-address", bus->address(), "--config",
-                  other / "vfiod.toml"}));
+        asNobody({requiredEnv("VFIOD_BIN"), "--sim", other / "host.toml",
+                  "--sim-state", other / "sim", "--bus-address",
+                  bus->address(), "--config", other / "vfiod.toml"}));
     EXPECT_EQ(result.status, 1) << result.output;
     EXPECT_NE(result.output.find("does not let this user own"),
               std::string::npos)
