@@ -258,4 +258,14 @@ void BusClient::reload()
     manager().Reload();
 }
 
+PropertyMap BusClient::explain(const std::string& address)
+{
+    return manager().Explain(address);
+}
+
+std::string BusClient::udevRules()
+{
+    return manager().UdevRules();
+}
+
 } // namespace vfioctl

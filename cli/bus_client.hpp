@@ -93,6 +93,8 @@ class BusClient
 
     /** @brief Manager.Reload. */
     void reload();
+    PropertyMap explain(const std::string& address);
+    std::string udevRules();
 
   private:
     class ManagerProxy;

@@ -27,9 +27,15 @@ struct CheckResult
 /** @brief Loads what vfiod would load from @p dir, throwing its errors. */
 CheckResult check(const fs::path& dir)
 {
+    std::string policyDir = (dir / "policy.d").string();
     try
     {
-        vfiod::loadDaemonConfig((dir / "vfiod.toml").string());
+        vfiod::DaemonConfig config =
+            vfiod::loadDaemonConfig((dir / "vfiod.toml").string());
+        if (!config.policyDir.empty())
+        {
+            policyDir = config.policyDir;
+        }
     }
     catch (const vfiod::Error& error)
     {
@@ -39,7 +45,7 @@ CheckResult check(const fs::path& dir)
             throw;
         }
     }
-    vfiod::Policy policy = vfiod::loadPolicyDir((dir / "policy.d").string());
+    vfiod::Policy policy = vfiod::loadPolicyDir(policyDir);
     return {policy.rules.size(), policy.files.size()};
 }
 

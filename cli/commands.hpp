@@ -44,6 +44,10 @@ ExitCode runReset(const GlobalOptions& options, const std::string& address,
                   const std::optional<std::string>& method);
 ExitCode runMonitor(const GlobalOptions& options);
 ExitCode runReload(const GlobalOptions& options);
+/** @brief Which policy rule matches the device and what vfiod does. */
+ExitCode runExplain(const GlobalOptions& options, const std::string& address);
+/** @brief The udev rules vfiod generated from its policy. */
+ExitCode runUdevRules(const GlobalOptions& options);
 /**
  * @brief Validates DIR/vfiod.toml (if present) and DIR/policy.d/NAME.toml
  * without a daemon; a configuration error is printed as

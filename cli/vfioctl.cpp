@@ -125,8 +125,22 @@ void setUpCommands(CLI::App& app, Arguments& args, Action& action)
     app.add_subcommand("monitor", "Print device events until interrupted")
         ->callback([&] { action = [&] { return toInt(runMonitor(global)); }; });
 
-    app.add_subcommand("reload", "Make vfiod re-read its configuration")
+    app.add_subcommand("reload",
+                       "Make vfiod re-read its configuration and policy")
         ->callback([&] { action = [&] { return toInt(runReload(global)); }; });
+
+    addDeviceCommand(app, "explain",
+                     "Show which policy rule matches a device and what vfiod "
+                     "does with it",
+                     args)
+        ->callback([&] {
+            action = [&] { return toInt(runExplain(global, args.address)); };
+        });
+
+    app.add_subcommand("udev-rules",
+                       "Print the udev rules vfiod generated from its policy")
+        ->callback(
+            [&] { action = [&] { return toInt(runUdevRules(global)); }; });
 
     auto* checkConfig = app.add_subcommand(
         "check-config", "Validate vfiod.toml and policy.d/*.toml offline");

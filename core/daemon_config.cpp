@@ -187,11 +187,16 @@ void readDaemon(const toml::node& node, DaemonConfig& config)
                      [&](const toml::key& k, const toml::node& v) {
                          config.pluginDir = requireAbsolutePath("daemon", k, v);
                      }},
+                    {"policy_dir",
+                     [&](const toml::key& k, const toml::node& v) {
+                         config.policyDir = requireAbsolutePath("daemon", k, v);
+                     }},
                 });
 }
 
-void readRoots(const toml::node& node, LinuxRoots& roots)
+void readRoots(const toml::node& node, DaemonConfig& config)
 {
+    LinuxRoots& roots = config.roots;
     auto path = [](std::string& target) {
         return [&target](const toml::key& k, const toml::node& v) {
             target = requireAbsolutePath("roots", k, v);
@@ -203,6 +208,7 @@ void readRoots(const toml::node& node, LinuxRoots& roots)
                     {"dev", path(roots.dev)},
                     {"modules", path(roots.modules)},
                     {"modprobe", path(roots.modprobe)},
+                    {"udev_rules", path(config.udevRulesDir)},
                 });
 }
 
@@ -293,7 +299,7 @@ DaemonConfig parseDaemonConfig(std::string_view text,
             {"daemon", [&](const toml::key&,
                            const toml::node& v) { readDaemon(v, config); }},
             {"roots", [&](const toml::key&,
-                          const toml::node& v) { readRoots(v, config.roots); }},
+                          const toml::node& v) { readRoots(v, config); }},
             {"access",
              [&](const toml::key&, const toml::node& v) {
                  readAccess(v, config.access);

@@ -40,7 +40,12 @@ struct DaemonConfig
     LogLevel logLevel = LogLevel::Info;
     std::string stateDir = defaultStateDir();
     std::string pluginDir; ///< "" means the directory vfiod was built with
+    /// "" means policy.d beside the configuration file.
+    std::string policyDir;
     LinuxRoots roots;
+    /// Where the generated udev rules go; "" means the backend's default:
+    /// /run/udev/rules.d on Linux, the state directory on a simulated host.
+    std::string udevRulesDir;
     AccessConfig access;
     BindTimeouts timeouts;
     std::chrono::milliseconds groupWait{std::chrono::seconds(30)};

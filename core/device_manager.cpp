@@ -45,8 +45,8 @@ class DeviceManager::GroupLock
     {
         if (!this->mutex->try_lock_for(wait))
         {
-            fail(Errc::Busy, "another operation on " + what +
-                                 " is still in progress");
+            fail(Errc::Busy,
+                 "another operation on " + what + " is still in progress");
         }
     }
     ~GroupLock()
@@ -144,10 +144,10 @@ void DeviceManager::requireUnassigned(const PciAddress& address) const
 DeviceManager::GroupLock DeviceManager::lockGroupOf(const PciAddress& address)
 {
     DeviceInfo device = known(address);
-    std::string key = device.pci.iommuGroup >= 0
-                          ? "IOMMU group " +
-                                std::to_string(device.pci.iommuGroup)
-                          : "device " + address.str();
+    std::string key =
+        device.pci.iommuGroup >= 0
+            ? "IOMMU group " + std::to_string(device.pci.iommuGroup)
+            : "device " + address.str();
     std::shared_ptr<std::timed_mutex> groupMutex;
     {
         std::lock_guard lock(mutex);
@@ -162,8 +162,7 @@ DeviceManager::GroupLock DeviceManager::lockGroupOf(const PciAddress& address)
 }
 
 void DeviceManager::bindLocked(const PciAddress& address,
-                               const std::string& driver,
-                               GroupCheck groupCheck)
+                               const std::string& driver, GroupCheck groupCheck)
 {
     BindOutcome outcome = binder.bindToVfio(address, driver, groupCheck);
     if (outcome.changed)
@@ -193,17 +192,17 @@ void DeviceManager::bindGroupLocked(const PciAddress& address,
     for (const auto& member : iommuGroupMembers(host, group))
     {
         PciDevice pci = readPciDevice(host, member);
-        if (member == address || (!pci.isBridge() && !isVfioDriver(pci.driver) &&
-                                  !keepsGroupViable(pci.driver)))
+        if (member == address ||
+            (!pci.isBridge() && !isVfioDriver(pci.driver) &&
+             !keepsGroupViable(pci.driver)))
         {
             moving.push_back(member);
         }
         else if (!keepsGroupViable(pci.driver))
         {
-            fail(Errc::NotViable,
-                 "IOMMU group " + std::to_string(group) +
-                     " cannot be bound as a whole: bridge " + member.str() +
-                     " is on " + pci.driver);
+            fail(Errc::NotViable, "IOMMU group " + std::to_string(group) +
+                                      " cannot be bound as a whole: bridge " +
+                                      member.str() + " is on " + pci.driver);
         }
     }
     std::vector<std::pair<PciAddress, std::string>> done;
@@ -255,8 +254,8 @@ void DeviceManager::bind(const PciAddress& address, const std::string& driver,
         if (device.state == DeviceState::Assigned && !driver.empty() &&
             driver != device.pci.driver)
         {
-            fail(Errc::Busy, address.str() + " is assigned to " +
-                                 device.owner + "; release it first");
+            fail(Errc::Busy, address.str() + " is assigned to " + device.owner +
+                                 "; release it first");
         }
         if (wholeGroup)
         {
@@ -336,6 +335,32 @@ void DeviceManager::release(const PciAddress& address, const std::string& owner)
     succeeded(address);
 }
 
+void DeviceManager::probeHostDriver(const PciAddress& address)
+{
+    GroupLock lock = lockGroupOf(address);
+    try
+    {
+        PciDevice pci = readPciDevice(host, address);
+        if (!pci.driver.empty())
+        {
+            return;
+        }
+        std::optional<std::string> driver = binder.hostDriverFor(pci);
+        if (!driver)
+        {
+            fail(Errc::NotFound, "no host driver in modules.alias matches " +
+                                     address.str() + " (" + pci.modalias + ")");
+        }
+        binder.giveBack(address, *driver);
+    }
+    catch (const Error& e)
+    {
+        recordError(address, e);
+        throw;
+    }
+    succeeded(address);
+}
+
 void DeviceManager::reset(const PciAddress& address, const std::string& method)
 {
     GroupLock lock = lockGroupOf(address);
@@ -350,6 +375,18 @@ void DeviceManager::reset(const PciAddress& address, const std::string& method)
         throw;
     }
     succeeded(address);
+}
+
+std::string DeviceManager::chooseVfioDriver(const PciAddress& address,
+                                            const std::string& requested)
+{
+    return binder.chooseVfioDriver(known(address).pci, requested);
+}
+
+void DeviceManager::setLastError(const PciAddress& address,
+                                 const std::string& message)
+{
+    update(address, [&message](DeviceInfo& info) { info.lastError = message; });
 }
 
 void DeviceManager::handleUevent(const Uevent& event)

@@ -141,12 +141,35 @@ class DeviceManager
     void release(const PciAddress& address, const std::string& owner);
 
     /**
+     * @brief Gives a device that has no driver the host driver the kernel
+     * would pick (modules.alias), also where the kernel itself would not
+     * probe it: a VF whose PF has sriov_drivers_autoprobe=0.
+     * @throws Error: NotFound (no device, no matching host driver), Busy,
+     *         Failed, TimedOut.
+     */
+    void probeHostDriver(const PciAddress& address);
+
+    /**
      * @brief Resets the device through sysfs; @p method "" uses the
      * kernel's order, otherwise one of the device's reset methods.
      * @throws Error: NotFound, NotSupported (no such method / none),
      *         Busy, Failed, TimedOut.
      */
     void reset(const PciAddress& address, const std::string& method);
+
+    /**
+     * @brief The vfio driver a bind with @p requested would use (see
+     * DriverBinder::chooseVfioDriver).
+     * @throws Error: NotFound, InvalidArgument.
+     */
+    std::string chooseVfioDriver(const PciAddress& address,
+                                 const std::string& requested);
+
+    /**
+     * @brief Replaces the device's LastError, for a failure found above
+     * the manager (an autobind the policy asked for).
+     */
+    void setLastError(const PciAddress& address, const std::string& message);
 
     /** @brief Feeds a uevent in: devices appear, vanish, change. */
     void handleUevent(const Uevent& event);

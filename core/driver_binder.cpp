@@ -25,7 +25,8 @@ std::string shownDriver(const std::string& driver)
 
 DriverBinder::DriverBinder(KernelHost& host, KernelCalls& calls,
                            BindTimeouts timeouts) :
-    host(host), calls(calls), timeouts(timeouts)
+    host(host),
+    calls(calls), timeouts(timeouts)
 {}
 
 DriverBinder::~DriverBinder() = default;
@@ -112,8 +113,8 @@ void DriverBinder::unbindFrom(const PciAddress& address,
 {
     try
     {
-        calls.write(address, sysfs::driverFile(driver, "unbind"),
-                    address.str(), timeouts.unbind, "unbind from " + driver);
+        calls.write(address, sysfs::driverFile(driver, "unbind"), address.str(),
+                    timeouts.unbind, "unbind from " + driver);
     }
     catch (const Error& e)
     {
@@ -156,14 +157,50 @@ void DriverBinder::bindQuietly(const PciAddress& address,
     }
 }
 
+void DriverBinder::probeThroughOverride(const PciAddress& address,
+                                        const std::string& driver)
+{
+    // pci_device_probe refuses a VF whose PF has sriov_drivers_autoprobe=0
+    // unless it has an override, whichever way the probe is asked for
+    // (drivers_probe, bind, module load). The override is only needed for
+    // the probe: once bound, clearing it changes nothing.
+    writeOverride(address, driver);
+    try
+    {
+        probe(address);
+    }
+    catch (...)
+    {
+        writeOverride(address, "");
+        throw;
+    }
+    writeOverride(address, "");
+}
+
+std::optional<std::string> DriverBinder::hostDriverFor(const PciDevice& device)
+{
+    std::optional<std::string> module =
+        bestHostModule(host.modulesAlias(), device.modalias);
+    if (!module)
+    {
+        return std::nullopt;
+    }
+    std::string driver = pciDriverOfModule(host, *module);
+    if (!host.exists(sysfs::driverPath(driver)))
+    {
+        host.modprobe(*module);
+        driver = pciDriverOfModule(host, *module);
+    }
+    return driver;
+}
+
 std::string DriverBinder::currentDriver(const PciAddress& address)
 {
     if (!host.exists(sysfs::devicePath(address)))
     {
         fail(Errc::NotFound, address.str() + " vanished");
     }
-    return host.readLinkName(sysfs::deviceAttr(address, "driver"))
-        .value_or("");
+    return host.readLinkName(sysfs::deviceAttr(address, "driver")).value_or("");
 }
 
 void DriverBinder::verifyDriver(const PciAddress& address,
@@ -186,11 +223,10 @@ void DriverBinder::waitForGroupNode(const PciAddress& address, int group)
     std::string node = sysfs::vfioGroupNode(group);
     if (!host.waitDevNode(node, timeouts.devNode))
     {
-        fail(Errc::TimedOut,
-             address.str() + " is bound, but /dev/" + node +
-                 " did not appear within " +
-                 std::to_string(timeouts.devNode.count()) +
-                 " ms (is udev running?)");
+        fail(Errc::TimedOut, address.str() + " is bound, but /dev/" + node +
+                                 " did not appear within " +
+                                 std::to_string(timeouts.devNode.count()) +
+                                 " ms (is udev running?)");
     }
 }
 
@@ -331,9 +367,14 @@ void DriverBinder::giveBack(const PciAddress& address,
         }
         if (currentDriver(address).empty())
         {
-            // A VF whose PF has sriov_drivers_autoprobe=0 is not probed
-            // without an override; an explicit bind still works.
-            bindQuietly(address, *originalDriver);
+            if (device.physfn)
+            {
+                probeThroughOverride(address, *originalDriver);
+            }
+            else
+            {
+                bindQuietly(address, *originalDriver);
+            }
         }
         verifyDriver(address, *originalDriver, "drivers_probe");
     }

@@ -98,7 +98,16 @@ class DriverBinder
     void giveBack(const PciAddress& address,
                   const std::optional<std::string>& originalDriver);
 
+    /**
+     * @brief The host driver the kernel would give the device: the
+     * modules.alias best match for its modalias, loaded when it is not.
+     * @return std::nullopt when no host module matches.
+     */
+    std::optional<std::string> hostDriverFor(const PciDevice& device);
+
   private:
+    void probeThroughOverride(const PciAddress& address,
+                              const std::string& driver);
     void refuseUnbindable(const PciDevice& device) const;
     void loadDriver(const std::string& driver);
     void writeOverride(const PciAddress& address, const std::string& driver);

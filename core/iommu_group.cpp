@@ -6,6 +6,8 @@
 #include "sysfs_layout.hpp"
 #include "sysfs_value.hpp"
 
+#include <algorithm>
+
 namespace vfiod
 {
 
@@ -37,7 +39,27 @@ std::vector<PciAddress> iommuGroupMembers(KernelHost& host, int group)
     {
         return members;
     }
-    // listPciDevices is sorted, so members are too.
+    // The kernel's own list costs one directory read, where the scan below
+    // costs one link per device on the host: on a host with a thousand VFs,
+    // the difference between a bind in microseconds and one in
+    // milliseconds.
+    std::string listed = sysfs::iommuGroupDevices(group);
+    if (host.exists(listed))
+    {
+        for (const std::string& name : host.list(listed))
+        {
+            PciAddress address;
+            if (PciAddress::tryParse(name, address))
+            {
+                members.push_back(address);
+            }
+        }
+        std::sort(members.begin(), members.end());
+        return members;
+    }
+    // Without /sys/kernel/iommu_groups (a recording of only the PCI tree),
+    // the devices' own links tell. listPciDevices is sorted, so members
+    // are too.
     for (const PciAddress& address : listPciDevices(host))
     {
         if (groupOf(host, address) == group)

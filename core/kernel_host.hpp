@@ -1,5 +1,9 @@
 #pragma once
 
+#include "error.hpp"
+#include "fd.hpp"
+#include "pci_address.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -38,6 +42,17 @@ class UeventSource
 
     /** @brief Returns the pending events without blocking, oldest first. */
     virtual std::vector<Uevent> receive() = 0;
+};
+
+/**
+ * @brief An open VFIO device (legacy group interface): the container and
+ * group stay open as long as the device fd, as QEMU keeps them.
+ */
+struct VfioDeviceFds
+{
+    UniqueFd container;
+    UniqueFd group;
+    UniqueFd device;
 };
 
 /**
@@ -124,6 +139,31 @@ class KernelHost
 
     /** @brief Subscribes to uevents from now on. */
     virtual std::unique_ptr<UeventSource> openUevents() = 0;
+
+    /**
+     * @brief Opens a sysfs attribute with open(2) @p flags (O_CLOEXEC is
+     * added), for plugins that need a descriptor (config, a simulated
+     * migration stream).
+     * @throws std::system_error with the errno, Error(NotSupported) for a
+     *         backend without files to open.
+     */
+    virtual UniqueFd openAttribute(const std::string& path, int flags)
+    {
+        (void)flags;
+        fail(Errc::NotSupported, "cannot open " + path + " on this host");
+    }
+
+    /**
+     * @brief Opens the VFIO device of a device bound to a vfio driver:
+     * container, group (must be viable), VFIO_GROUP_GET_DEVICE_FD.
+     * @throws Error: NotSupported (no VFIO on this backend), NotFound,
+     *         Busy (the group is open elsewhere), Failed.
+     */
+    virtual VfioDeviceFds openVfioDevice(const PciAddress& address)
+    {
+        fail(Errc::NotSupported,
+             "this host has no VFIO device for " + address.str());
+    }
 };
 
 } // namespace vfiod

@@ -46,6 +46,9 @@ class LinuxHost final : public KernelHost
     bool waitDevNode(const std::string& path,
                      std::chrono::milliseconds timeout) override;
     std::unique_ptr<UeventSource> openUevents() override;
+    UniqueFd openAttribute(const std::string& path, int flags) override;
+    /** @brief In linux_vfio.cpp. */
+    VfioDeviceFds openVfioDevice(const PciAddress& address) override;
 
     const LinuxRoots& roots() const noexcept
     {

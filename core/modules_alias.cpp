@@ -23,19 +23,15 @@ int wildcardCount(std::string_view pattern)
     return n;
 }
 
-} // namespace
-
-std::optional<std::string> bestVfioModule(std::string_view modulesAlias,
-                                          std::string_view modalias)
+/**
+ * @brief The module of the "alias <kind><pattern> <module>" line whose
+ * pattern matches @p wanted with the fewest wildcards.
+ */
+std::optional<std::string> bestAlias(std::string_view modulesAlias,
+                                     std::string_view kind,
+                                     const std::string& wanted)
 {
-    constexpr std::string_view pciPrefix = "pci:";
-    if (modalias.substr(0, pciPrefix.size()) != pciPrefix)
-    {
-        return std::nullopt;
-    }
-    std::string wanted =
-        "vfio_pci:" + std::string(modalias.substr(pciPrefix.size()));
-
+    std::string aliasWord = "alias " + std::string(kind);
     std::optional<std::string> best;
     int bestWildcards = std::numeric_limits<int>::max();
     size_t pos = 0;
@@ -49,8 +45,6 @@ std::optional<std::string> bestVfioModule(std::string_view modulesAlias,
         std::string_view line = modulesAlias.substr(pos, end - pos);
         pos = end + 1;
 
-        // "alias <pattern> <module>"
-        constexpr std::string_view aliasWord = "alias vfio_pci:";
         if (line.substr(0, aliasWord.size()) != aliasWord)
         {
             continue;
@@ -63,8 +57,7 @@ std::optional<std::string> bestVfioModule(std::string_view modulesAlias,
         }
         std::string pattern(rest.substr(0, space));
         std::string module = sysfs::trim(rest.substr(space + 1));
-        if (module.empty() ||
-            fnmatch(pattern.c_str(), wanted.c_str(), 0) != 0)
+        if (module.empty() || fnmatch(pattern.c_str(), wanted.c_str(), 0) != 0)
         {
             continue;
         }
@@ -76,6 +69,32 @@ std::optional<std::string> bestVfioModule(std::string_view modulesAlias,
         }
     }
     return best;
+}
+
+constexpr std::string_view pciPrefix = "pci:";
+
+} // namespace
+
+std::optional<std::string> bestVfioModule(std::string_view modulesAlias,
+                                          std::string_view modalias)
+{
+    if (modalias.substr(0, pciPrefix.size()) != pciPrefix)
+    {
+        return std::nullopt;
+    }
+    return bestAlias(modulesAlias, "vfio_pci:",
+                     "vfio_pci:" +
+                         std::string(modalias.substr(pciPrefix.size())));
+}
+
+std::optional<std::string> bestHostModule(std::string_view modulesAlias,
+                                          std::string_view modalias)
+{
+    if (modalias.substr(0, pciPrefix.size()) != pciPrefix)
+    {
+        return std::nullopt;
+    }
+    return bestAlias(modulesAlias, pciPrefix, std::string(modalias));
 }
 
 std::string pciDriverOfModule(KernelHost& host, const std::string& module)

@@ -23,6 +23,14 @@ std::optional<std::string> bestVfioModule(std::string_view modulesAlias,
                                           std::string_view modalias);
 
 /**
+ * @brief The host driver module that best matches a device: its modalias
+ * against the "alias pci:..." lines, fewest wildcards first, as udev's
+ * kmod builtin would load it. vfio_pci: lines never match.
+ */
+std::optional<std::string> bestHostModule(std::string_view modulesAlias,
+                                          std::string_view modalias);
+
+/**
  * @brief The PCI driver name a module registers: looked up in
  * /sys/module/<module>/drivers ("pci:<name>") once the module is loaded,
  * else the kernel's naming (vfio_pci registers "vfio-pci"; variants use

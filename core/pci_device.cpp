@@ -195,19 +195,50 @@ std::vector<std::pair<unsigned, PciAddress>>
     return virtfns;
 }
 
+unsigned routingId(const PciAddress& address)
+{
+    return (unsigned{address.bus} << 8) | (unsigned{address.device} << 3) |
+           address.function;
+}
+
+/**
+ * @brief The VF's index in its PF: computed from the PF's offset and
+ * stride and confirmed by one virtfnN link, so that a PF with a thousand
+ * VFs is not listed once per VF; a scan of the links when that fails.
+ */
+std::optional<unsigned> findVfIndex(const DeviceReader& pf,
+                                    const PciAddress& vf)
+{
+    std::optional<uint64_t> offset = pf.number("sriov_offset", 0xffff);
+    std::optional<uint64_t> stride = pf.number("sriov_stride", 0xffff);
+    unsigned distance = routingId(vf) - routingId(pf.address);
+    if (offset && stride && *stride > 0 && vf.domain == pf.address.domain &&
+        routingId(vf) >= routingId(pf.address) + *offset &&
+        (distance - *offset) % *stride == 0)
+    {
+        auto index = static_cast<unsigned>((distance - *offset) / *stride);
+        if (pf.linkedAddress("virtfn" + std::to_string(index)) == vf)
+        {
+            return index;
+        }
+    }
+    for (const auto& [index, linked] : readVirtfns(pf))
+    {
+        if (linked == vf)
+        {
+            return index;
+        }
+    }
+    return std::nullopt;
+}
+
 void readSriov(const DeviceReader& reader, PciDevice& device)
 {
     device.physfn = reader.linkedAddress("physfn");
     if (device.physfn)
     {
-        DeviceReader pf(reader.host, *device.physfn);
-        for (const auto& [index, vf] : readVirtfns(pf))
-        {
-            if (vf == device.address)
-            {
-                device.vfIndex = index;
-            }
-        }
+        device.vfIndex = findVfIndex(DeviceReader(reader.host, *device.physfn),
+                                     device.address);
     }
 
     std::optional<uint64_t> total = reader.number("sriov_totalvfs", 0xffff);
@@ -221,6 +252,20 @@ void readSriov(const DeviceReader& reader, PciDevice& device)
         reader.number("sriov_numvfs", 0xffff).value_or(0));
     device.sriovDriversAutoprobe =
         reader.number("sriov_drivers_autoprobe", 1).value_or(1) != 0;
+    device.sriovOffset = static_cast<unsigned>(
+        reader.number("sriov_offset", 0xffff).value_or(0));
+    device.sriovStride = static_cast<unsigned>(
+        reader.number("sriov_stride", 0xffff).value_or(0));
+    // Printed "%x", without the 0x of the other id attributes.
+    if (std::optional<std::string> vfDevice = reader.read("sriov_vf_device"))
+    {
+        std::optional<uint64_t> id = sysfs::parseHex("0x" + *vfDevice, 0xffff);
+        if (!id)
+        {
+            reader.malformed("sriov_vf_device", *vfDevice);
+        }
+        device.sriovVfDevice = static_cast<uint16_t>(*id);
+    }
     for (const auto& entry : readVirtfns(reader))
     {
         device.virtfns.push_back(entry.second);
@@ -310,6 +355,26 @@ PciDevice readPciDevice(KernelHost& host, const PciAddress& address)
 
     readSriov(reader, device);
     return device;
+}
+
+std::optional<PciAddress> vfAddress(const PciDevice& pf, unsigned index)
+{
+    if (!pf.sriovCapable || index >= pf.sriovTotalVfs)
+    {
+        return std::nullopt;
+    }
+    unsigned rid =
+        routingId(pf.address) + pf.sriovOffset + index * pf.sriovStride;
+    if (rid > 0xffff)
+    {
+        return std::nullopt;
+    }
+    PciAddress vf;
+    vf.domain = pf.address.domain;
+    vf.bus = static_cast<uint8_t>(rid >> 8);
+    vf.device = static_cast<uint8_t>((rid >> 3) & 0x1f);
+    vf.function = static_cast<uint8_t>(rid & 0x7);
+    return vf;
 }
 
 std::vector<PciAddress> listPciDevices(KernelHost& host)

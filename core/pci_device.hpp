@@ -53,6 +53,11 @@ struct PciDevice
     unsigned sriovNumVfs = 0;
     unsigned sriovTotalVfs = 0;
     bool sriovDriversAutoprobe = true;
+    /// SR-IOV on a PF: where its VFs sit (routing ID arithmetic) and the
+    /// device id they carry.
+    unsigned sriovOffset = 0;
+    unsigned sriovStride = 0;
+    uint16_t sriovVfDevice = 0;
 
     /** @brief Bridges (header type 1 or 2) can never be bound to vfio. */
     bool isBridge() const noexcept
@@ -71,6 +76,14 @@ struct PciDevice
  * @throws Error(Errc::NotFound) when the device does not exist.
  */
 PciDevice readPciDevice(KernelHost& host, const PciAddress& address);
+
+/**
+ * @brief The address VF @p index of @p pf has or will have, from the PF's
+ * routing ID, First VF Offset and VF Stride (PCIe SR-IOV 9.3.3.9/10).
+ * @return std::nullopt when @p pf is not SR-IOV capable, @p index is not
+ *         below its TotalVFs, or the VF would lie beyond bus 255.
+ */
+std::optional<PciAddress> vfAddress(const PciDevice& pf, unsigned index);
 
 /** @brief Every PCI device present, sorted by address. */
 std::vector<PciAddress> listPciDevices(KernelHost& host);

@@ -93,7 +93,29 @@ int waitForExit(pid_t pid)
 
 } // namespace
 
+namespace
+{
+
+ProcessResult spawnAndWait(const std::vector<std::string>& argv,
+                           bool captureStdout);
+
+} // namespace
+
 ProcessResult runProcess(const std::vector<std::string>& argv)
+{
+    return spawnAndWait(argv, false);
+}
+
+ProcessResult runProcessWithOutput(const std::vector<std::string>& argv)
+{
+    return spawnAndWait(argv, true);
+}
+
+namespace
+{
+
+ProcessResult spawnAndWait(const std::vector<std::string>& argv,
+                           bool captureStdout)
 {
     if (argv.empty())
     {
@@ -113,9 +135,12 @@ ProcessResult runProcess(const std::vector<std::string>& argv)
     spawn.check(posix_spawn_file_actions_addopen(&spawn.actions, 0, "/dev/null",
                                                  O_RDONLY, 0),
                 "posix_spawn_file_actions_addopen");
-    spawn.check(posix_spawn_file_actions_addopen(&spawn.actions, 1, "/dev/null",
-                                                 O_WRONLY, 0),
-                "posix_spawn_file_actions_addopen");
+    spawn.check(captureStdout
+                    ? posix_spawn_file_actions_adddup2(&spawn.actions,
+                                                       writeEnd.get(), 1)
+                    : posix_spawn_file_actions_addopen(
+                          &spawn.actions, 1, "/dev/null", O_WRONLY, 0),
+                "posix_spawn_file_actions stdout");
     spawn.check(
         posix_spawn_file_actions_adddup2(&spawn.actions, writeEnd.get(), 2),
         "posix_spawn_file_actions_adddup2");
@@ -162,5 +187,7 @@ ProcessResult runProcess(const std::vector<std::string>& argv)
     result.exitStatus = waitForExit(pid);
     return result;
 }
+
+} // namespace
 
 } // namespace vfiod

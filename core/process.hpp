@@ -26,4 +26,11 @@ struct ProcessResult
  */
 ProcessResult runProcess(const std::vector<std::string>& argv);
 
+/**
+ * @brief Like runProcess, but stdout goes to the same capture as stderr
+ * (ProcessResult::standardError holds both, interleaved as written): for
+ * helpers whose answer is their output, such as `devlink port show`.
+ */
+ProcessResult runProcessWithOutput(const std::vector<std::string>& argv);
+
 } // namespace vfiod

@@ -150,11 +150,11 @@ Authorizer::Authorizer(AccessSource access) : access(std::move(access)) {}
 
 bool Authorizer::isPrivileged(uid_t uid) const
 {
-    if (uid == 0)
-    {
-        return true;
-    }
-    AccessConfig lists = access();
+    return uid == 0 || isListed(uid, access());
+}
+
+bool Authorizer::isListed(uid_t uid, const AccessConfig& lists)
+{
     if (lists.users.empty() && lists.groups.empty())
     {
         return false;
@@ -185,11 +185,18 @@ bool Authorizer::isPrivileged(uid_t uid) const
 void Authorizer::authorize(sdbus::IConnection& bus, const Caller& caller,
                            Action action,
                            const std::map<std::string, std::string>& details,
-                           const std::string& what) const
+                           const std::string& what,
+                           const AccessConfig& assigners) const
 {
     if (isPrivileged(caller.uid))
     {
         logDebug(what + ": " + caller.owner() + " is privileged");
+        return;
+    }
+    if (action == Action::Assign && isListed(caller.uid, assigners))
+    {
+        logDebug(what + ": " + caller.owner() +
+                 " is named by the device's policy rule");
         return;
     }
     std::string id(actionId(action));

@@ -74,14 +74,20 @@ class Authorizer
      * @p details (address, ids, group). Blocks for the polkit round trip:
      * worker threads only, on the worker's own connection.
      * @param what the request, for messages: "Bind 0000:03:00.0".
+     * @param assigners users and groups the device's policy rule lets
+     *        assign and release it (Action::Assign only).
      * @throws Error(Errc::AccessDenied) with the reason, also when polkit
      *         cannot be reached: without an answer nothing is allowed.
      */
     void authorize(sdbus::IConnection& bus, const Caller& caller, Action action,
                    const std::map<std::string, std::string>& details,
-                   const std::string& what) const;
+                   const std::string& what,
+                   const AccessConfig& assigners = {}) const;
 
   private:
+    /** @brief Whether @p uid is named in @p lists, by user or group. */
+    static bool isListed(uid_t uid, const AccessConfig& lists);
+
     AccessSource access;
 };
 

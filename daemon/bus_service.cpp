@@ -42,6 +42,7 @@ std::vector<std::string> needRestart(const DaemonConfig& before,
     };
     check("daemon.state_dir", before.stateDir, after.stateDir);
     check("daemon.plugin_dir", before.pluginDir, after.pluginDir);
+    check("roots.udev_rules", before.udevRulesDir, after.udevRulesDir);
     check("roots.sysfs", before.roots.sysfs, after.roots.sysfs);
     check("roots.dev", before.roots.dev, after.roots.dev);
     check("roots.modules", before.roots.modules, after.roots.modules);
@@ -53,6 +54,12 @@ std::vector<std::string> needRestart(const DaemonConfig& before,
     check("timeouts.reset_ms", before.timeouts.reset, after.timeouts.reset);
     check("timeouts.group_wait_ms", before.groupWait, after.groupWait);
     return changed;
+}
+
+std::string policySummary(const Policy& policy, const std::string& dir)
+{
+    return "policy: " + std::to_string(policy.rules.size()) + " rules from " +
+           std::to_string(policy.files.size()) + " files in " + dir;
 }
 
 std::string status(size_t devices)
@@ -85,18 +92,20 @@ std::unique_ptr<sdbus::IConnection>
 }
 
 BusService::BusService(std::optional<std::string> busAddress,
-                       ConfigStore& config, KernelHost& host, bool verbose) :
+                       ConfigStore& config, KernelHost& host, bool verbose,
+                       std::string udevRulesDir) :
     busAddress(std::move(busAddress)),
     config(config), host(host), verbose(verbose), startConfig(config.current()),
     backend(host.backend()), connection(connectBus(this->busAddress)),
     loop(*connection), manager(host, startConfig.managerOptions()),
+    enforcer(manager), udevRules(manager, std::move(udevRulesDir)),
     authorizer([&config] { return config.access(); }),
     leases(loop,
            [this](const PciAddress& address, const std::string& owner) {
                requests.leaseExpired(address, owner);
            }),
     pool(workerCount(), [this] { return connectBus(this->busAddress); }),
-    operations(manager, authorizer, config, leases,
+    operations(manager, enforcer, udevRules, authorizer, config, leases,
                [this](const DaemonConfig& fresh) { applyConfig(fresh); }),
     requests(loop, pool, operations), tree(*connection, manager, requests)
 {
@@ -127,16 +136,17 @@ void BusService::onDeviceChange(const DeviceChange& change)
 void BusService::start()
 {
     // The object manager first: device objects announce themselves to it.
-    root =
-        std::make_unique<ManagerAdaptor>(*connection, tree, requests, backend);
+    root = std::make_unique<ManagerAdaptor>(*connection, tree, requests,
+                                            udevRules, backend);
+    policyInForce = config.policy();
+    enforcer.setPolicy(policyInForce);
 
     // Subscribe to uevents before reading the devices, so that nothing
     // that happens in between is missed.
     auto source = host.openUevents();
     for (const auto& [address, why] : manager.enumerate())
     {
-        logWarning("cannot read " + address.str() + ": " + why +
-                   ", ignoring");
+        logWarning("cannot read " + address.str() + ": " + why + ", ignoring");
     }
     loop.runPending();
     tree.exportAll();
@@ -145,9 +155,21 @@ void BusService::start()
             requests.uevents(std::move(events));
         });
 
+    udevRules.update(*policyInForce);
+
     requestName();
     logInfo(backend + " backend: " + status(tree.size()));
+    logInfo(policySummary(*policyInForce, config.policyDir()));
     notifyReady(status(tree.size()));
+    applyPolicyToAll();
+}
+
+void BusService::applyPolicyToAll()
+{
+    for (const PciAddress& address : manager.addresses())
+    {
+        requests.applyPolicy(address);
+    }
 }
 
 void BusService::requestName()
@@ -223,6 +245,18 @@ void BusService::reloadOnSignal()
 void BusService::applyConfig(const DaemonConfig& fresh)
 {
     setLogLevel(verbose ? LogLevel::Debug : fresh.logLevel);
+    std::shared_ptr<const Policy> policy = config.policy();
+    if (policy != policyInForce)
+    {
+        // Devices already on vfio stay there: a reload never takes a
+        // device from a guest or a user; it binds what the new policy
+        // marks and changes what happens from now on.
+        policyInForce = policy;
+        enforcer.setPolicy(policy);
+        udevRules.update(*policy);
+        logInfo(policySummary(*policy, config.policyDir()));
+        applyPolicyToAll();
+    }
     auto pending = needRestart(startConfig, fresh);
     if (!pending.empty())
     {

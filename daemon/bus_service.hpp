@@ -7,7 +7,9 @@
 #include "main_loop.hpp"
 #include "object_tree.hpp"
 #include "operations.hpp"
+#include "policy_enforcer.hpp"
 #include "requests.hpp"
+#include "udev_rules_writer.hpp"
 #include "worker_pool.hpp"
 
 #include <memory>
@@ -45,8 +47,9 @@ std::unique_ptr<sdbus::IConnection>
 class BusService
 {
   public:
+    /** @param udevRulesDir where the generated udev rules go ("" none). */
     BusService(std::optional<std::string> busAddress, ConfigStore& config,
-               KernelHost& host, bool verbose);
+               KernelHost& host, bool verbose, std::string udevRulesDir);
     ~BusService();
 
     BusService(const BusService&) = delete;
@@ -55,7 +58,8 @@ class BusService
     /**
      * @brief Enumerates and exports every device, then takes the name
      * org.vfiod1 and reports READY=1, in that order: a client that sees
-     * the name sees every device.
+     * the name sees every device. Then the policy is applied to each
+     * device on its lane, like to a device that appears later.
      * @throws Error(Errc::Busy) when the name is taken,
      *         Error(Errc::AccessDenied) when the bus policy refuses it.
      */
@@ -69,6 +73,7 @@ class BusService
     void onSignal(int signal);
     void reloadOnSignal();
     void applyConfig(const DaemonConfig& fresh);
+    void applyPolicyToAll();
     void onDeviceChange(const DeviceChange& change);
     void shutdown();
 
@@ -82,6 +87,8 @@ class BusService
     std::unique_ptr<sdbus::IConnection> connection;
     MainLoop loop;
     DeviceManager manager;
+    PolicyEnforcer enforcer;
+    UdevRulesWriter udevRules;
     Authorizer authorizer;
     LeaseTable leases;
     WorkerPool pool;
@@ -89,6 +96,7 @@ class BusService
     Requests requests;
     ObjectTree tree;
     std::unique_ptr<ManagerAdaptor> root;
+    std::shared_ptr<const Policy> policyInForce;
     std::unique_ptr<UeventPump> uevents;
     bool stopped = false;
 };

@@ -7,8 +7,20 @@ namespace vfiod::daemon
 
 ConfigStore::ConfigStore(std::optional<std::string> explicitPath) :
     file(explicitPath.value_or(defaultConfigPath())),
-    required(explicitPath.has_value()), config(load())
+    required(explicitPath.has_value()), config(load()),
+    rules(std::make_shared<const Policy>(loadPolicyDir(policyDirOf(config))))
 {}
+
+std::string ConfigStore::policyDirOf(const DaemonConfig& settings) const
+{
+    if (!settings.policyDir.empty())
+    {
+        return settings.policyDir;
+    }
+    auto slash = file.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : file.substr(0, slash);
+    return (dir.empty() ? "" : dir) + "/policy.d";
+}
 
 DaemonConfig ConfigStore::load() const
 {
@@ -38,9 +50,21 @@ AccessConfig ConfigStore::access() const
     return config.access;
 }
 
+std::shared_ptr<const Policy> ConfigStore::policy() const
+{
+    std::lock_guard lock(mutex);
+    return rules;
+}
+
 std::string ConfigStore::path() const
 {
     return file;
+}
+
+std::string ConfigStore::policyDir() const
+{
+    std::lock_guard lock(mutex);
+    return policyDirOf(config);
 }
 
 DaemonConfig ConfigStore::reload()
@@ -60,8 +84,11 @@ DaemonConfig ConfigStore::reload()
         }
         throw;
     }
+    auto freshRules =
+        std::make_shared<const Policy>(loadPolicyDir(policyDirOf(fresh)));
     std::lock_guard lock(mutex);
     config = fresh;
+    rules = std::move(freshRules);
     return fresh;
 }
 

@@ -1,12 +1,15 @@
 #include "main_loop.hpp"
 
 #include "logging.hpp"
+#include "service_notify.hpp"
 
 #include <sdbus-c++/IConnection.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <system_error>
 #include <vector>
@@ -96,9 +99,76 @@ void MainLoop::runPending()
     dispatchBus();
 }
 
+namespace
+{
+
+/**
+ * WATCHDOG=1 at half the service manager's interval (sd_watchdog_enabled(3)
+ * recommends it), sent from the loop itself: a keep-alive then proves that
+ * the thread serving the bus still turns, which a separate timer thread
+ * would not. poll() is given the time left as its timeout, so an idle
+ * daemon wakes only when a keep-alive is due.
+ */
+class Watchdog
+{
+  public:
+    using Clock = std::chrono::steady_clock;
+
+    Watchdog()
+    {
+        if (auto interval = watchdogInterval())
+        {
+            period = std::chrono::duration_cast<Clock::duration>(*interval / 2);
+            // At least 1 ms, so that a tiny WATCHDOG_USEC cannot spin.
+            period =
+                std::max<Clock::duration>(period, std::chrono::milliseconds(1));
+            auto ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(period);
+            logDebug("watchdog: keep-alive every " +
+                     std::to_string(ms.count()) + " ms");
+        }
+    }
+
+    /** Sends a keep-alive when one is due. */
+    void tick()
+    {
+        if (period == Clock::duration::zero())
+        {
+            return;
+        }
+        auto now = Clock::now();
+        if (now >= next)
+        {
+            notifyWatchdog();
+            next = now + period;
+        }
+    }
+
+    /** @p timeout (ms, -1 = none) shortened to the next keep-alive. */
+    int pollTimeout(int timeout) const
+    {
+        if (period == Clock::duration::zero())
+        {
+            return timeout;
+        }
+        auto left =
+            std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now())
+                .count();
+        int due = static_cast<int>(std::max<decltype(left)>(left, 0));
+        return timeout < 0 ? due : std::min(timeout, due);
+    }
+
+  private:
+    Clock::duration period = Clock::duration::zero(); ///< zero: disabled
+    Clock::time_point next;                           ///< epoch: now
+};
+
+} // namespace
+
 void MainLoop::run()
 {
     running = true;
+    Watchdog watchdog;
     std::vector<pollfd> fds;
     std::vector<uint64_t> ids;
     while (running)
@@ -109,6 +179,7 @@ void MainLoop::run()
         {
             break;
         }
+        watchdog.tick();
 
         // Poll data is taken after the tasks ran, so that replies they
         // queued make the loop wait for POLLOUT too.
@@ -123,7 +194,8 @@ void MainLoop::run()
             ids.push_back(watch.id);
         }
 
-        int r = ::poll(fds.data(), fds.size(), busPoll.getPollTimeout());
+        int r = ::poll(fds.data(), fds.size(),
+                       watchdog.pollTimeout(busPoll.getPollTimeout()));
         if (r < 0)
         {
             if (errno == EINTR)

@@ -7,15 +7,18 @@
 #include "error_map.hpp"
 #include "object_tree.hpp"
 #include "requests.hpp"
+#include "udev_rules_writer.hpp"
 
 namespace vfiod::daemon
 {
 
 ManagerAdaptor::ManagerAdaptor(sdbus::IConnection& connection,
                                const ObjectTree& tree, Requests& requests,
+                               const UdevRulesWriter& udevRules,
                                std::string backend) :
     AdaptorInterfaces(connection, objectPath),
-    tree(tree), requests(requests), backend(std::move(backend))
+    tree(tree), requests(requests), udevRules(udevRules),
+    backend(std::move(backend))
 {
     registerAdaptor();
 }
@@ -59,6 +62,26 @@ void ManagerAdaptor::Reload(sdbus::Result<>&& result)
             getObject().getCurrentlyProcessedMessage();
         requests.reload(message->getSender(), std::move(result));
     });
+}
+
+void ManagerAdaptor::Explain(
+    sdbus::Result<std::map<std::string, sdbus::Variant>>&& result,
+    std::string address)
+{
+    guarded("Explain", [&] {
+        PciAddress parsed = PciAddress::parse(address);
+        if (!tree.contains(parsed))
+        {
+            fail(Errc::NotFound, "no PCI device " + parsed.str() +
+                                     " (vfioctl list shows the devices)");
+        }
+        requests.explain(parsed, std::move(result));
+    });
+}
+
+std::string ManagerAdaptor::UdevRules()
+{
+    return udevRules.text();
 }
 
 std::string ManagerAdaptor::Version()

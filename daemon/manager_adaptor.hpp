@@ -11,6 +11,7 @@ namespace vfiod::daemon
 
 class ObjectTree;
 class Requests;
+class UdevRulesWriter;
 
 /**
  * @brief The root object /org/vfiod1: org.vfiod1.Manager and the
@@ -25,7 +26,8 @@ class ManagerAdaptor final :
     static constexpr const char* objectPath = "/org/vfiod1";
 
     ManagerAdaptor(sdbus::IConnection& connection, const ObjectTree& tree,
-                   Requests& requests, std::string backend);
+                   Requests& requests, const UdevRulesWriter& udevRules,
+                   std::string backend);
     ~ManagerAdaptor();
 
     ManagerAdaptor(const ManagerAdaptor&) = delete;
@@ -35,11 +37,15 @@ class ManagerAdaptor final :
     sdbus::ObjectPath GetDevice(const std::string& address) override;
     std::vector<sdbus::ObjectPath> ListDevices() override;
     void Reload(sdbus::Result<>&& result) override;
+    void Explain(sdbus::Result<std::map<std::string, sdbus::Variant>>&& result,
+                 std::string address) override;
+    std::string UdevRules() override;
     std::string Version() override;
     std::string Backend() override;
 
     const ObjectTree& tree;
     Requests& requests;
+    const UdevRulesWriter& udevRules;
     std::string backend;
 };
 

@@ -5,6 +5,7 @@
 #include "error_map.hpp"
 #include "lease.hpp"
 #include "logging.hpp"
+#include "udev_rules_writer.hpp"
 #include "worker_pool.hpp"
 
 #include <cstdio>
@@ -58,13 +59,92 @@ std::map<std::string, std::string> polkitDetails(const DeviceInfo& info)
     };
 }
 
-Operations::Operations(DeviceManager& manager, const Authorizer& authorizer,
+std::map<std::string, sdbus::Variant> explainReply(const PolicyReport& report)
+{
+    const PolicyExplanation& explained = report.explanation;
+    const PolicyActions& actions = explained.actions;
+    return {
+        {"matched", sdbus::Variant(explained.matched)},
+        {"rule", sdbus::Variant(explained.rule)},
+        {"file", sdbus::Variant(explained.file)},
+        {"line", sdbus::Variant(static_cast<uint32_t>(explained.line))},
+        {"bind", sdbus::Variant(actions.bind)},
+        {"driver", sdbus::Variant(report.driver)},
+        {"reset_method", sdbus::Variant(actions.resetMethod)},
+        {"plugin", sdbus::Variant(actions.plugin)},
+        {"users", sdbus::Variant(actions.users)},
+        {"groups", sdbus::Variant(actions.groups)},
+        {"on_release",
+         sdbus::Variant(std::string(onReleaseName(actions.onRelease)))},
+        {"reset_on_release", sdbus::Variant(actions.resetOnRelease)},
+        {"plan", sdbus::Variant(report.plan)},
+    };
+}
+
+Operations::Operations(DeviceManager& manager, PolicyEnforcer& enforcer,
+                       UdevRulesWriter& udevRules, const Authorizer& authorizer,
                        ConfigStore& config, LeaseTable& leases,
                        ApplyConfig applyConfig) :
     manager(manager),
-    authorizer(authorizer), config(config), leases(leases),
-    applyConfig(std::move(applyConfig))
+    enforcer(enforcer), udevRules(udevRules), authorizer(authorizer),
+    config(config), leases(leases), applyConfig(std::move(applyConfig))
 {}
+
+namespace
+{
+
+void logOutcome(const PolicyOutcome& outcome)
+{
+    for (const std::string& note : outcome.notes)
+    {
+        logInfo("policy: " + note);
+    }
+    for (const std::string& failure : outcome.failures)
+    {
+        logWarning("policy: " + failure);
+    }
+}
+
+} // namespace
+
+void Operations::explain(const PciAddress& address, ExplainReply& reply)
+{
+    answer(reply, [&] {
+        PolicyReport report = enforcer.explain(address);
+        reply.finish([report] { return explainReply(report); });
+    });
+}
+
+void Operations::applyPolicy(const PciAddress& address)
+{
+    try
+    {
+        std::optional<DeviceInfo> info = manager.info(address);
+        if (info && info->pci.sriovCapable)
+        {
+            // A PF appeared: "pf" selectors now have VF addresses.
+            udevRules.update(*enforcer.policy());
+        }
+        logOutcome(enforcer.apply(address));
+    }
+    catch (const std::exception& e)
+    {
+        logWarning("policy: " + address.str() + ": " + e.what());
+    }
+}
+
+void Operations::afterRelease(const PciAddress& address)
+{
+    try
+    {
+        logOutcome(enforcer.afterRelease(address));
+    }
+    catch (const std::exception& e)
+    {
+        logWarning("policy: after releasing " + address.str() + ": " +
+                   e.what());
+    }
+}
 
 Caller Operations::authorize(WorkerContext& context, const std::string& sender,
                              Action action,
@@ -74,7 +154,14 @@ Caller Operations::authorize(WorkerContext& context, const std::string& sender,
     try
     {
         Caller caller{sender, lookupCallerUid(context.bus(), sender)};
-        authorizer.authorize(context.bus(), caller, action, details, what);
+        AccessConfig assigners;
+        if (auto address = details.find("address"); address != details.end())
+        {
+            assigners =
+                enforcer.assignersOf(PciAddress::parse(address->second));
+        }
+        authorizer.authorize(context.bus(), caller, action, details, what,
+                             assigners);
         return caller;
     }
     catch (const Error&)
@@ -171,6 +258,9 @@ void Operations::release(WorkerContext& context, const DeviceRequest& request,
         Caller caller = authorizeDevice(context, request, Action::Assign);
         releaseAs(caller, request);
         logInfo(request.what + " by " + caller.owner() + ": done");
+        // Replied once the policy's on-release steps are done, so that the
+        // caller sees the device where the policy puts it.
+        afterRelease(request.address);
         reply.finish([this, address = request.address] {
             leases.reconcile(address, manager.info(address));
         });
@@ -207,7 +297,8 @@ void Operations::reset(WorkerContext& context, const DeviceRequest& request,
 {
     answer(reply, [&] {
         Caller caller = authorizeDevice(context, request, Action::Reset);
-        manager.reset(request.address, method);
+        manager.reset(request.address,
+                      enforcer.resetMethodFor(request.address, method));
         logInfo(request.what + " by " + caller.owner() + ": done");
         reply.succeed();
     });
@@ -234,6 +325,7 @@ void Operations::releaseExpired(const PciAddress& address,
         manager.release(address, owner);
         logInfo(address.str() + " released: its holder " + owner +
                 " closed the lease");
+        afterRelease(address);
     }
     catch (const std::exception& e)
     {

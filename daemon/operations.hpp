@@ -4,6 +4,7 @@
 #include "device_manager.hpp"
 #include "method_options.hpp"
 #include "pending_reply.hpp"
+#include "policy_enforcer.hpp"
 
 #include <sdbus-c++/Types.h>
 
@@ -16,6 +17,7 @@ namespace vfiod::daemon
 
 class ConfigStore;
 class LeaseTable;
+class UdevRulesWriter;
 class WorkerContext;
 
 /** @brief What a device method call carries to its worker. */
@@ -39,7 +41,10 @@ class Operations
   public:
     using ApplyConfig = std::function<void(const DaemonConfig&)>;
 
-    Operations(DeviceManager& manager, const Authorizer& authorizer,
+    using ExplainReply = PendingReply<std::map<std::string, sdbus::Variant>>;
+
+    Operations(DeviceManager& manager, PolicyEnforcer& enforcer,
+               UdevRulesWriter& udevRules, const Authorizer& authorizer,
                ConfigStore& config, LeaseTable& leases,
                ApplyConfig applyConfig);
 
@@ -56,6 +61,13 @@ class Operations
     void reload(WorkerContext& context, const std::string& sender,
                 PendingReply<>& reply);
 
+    /** @brief Explain: open to every caller, it changes nothing. */
+    void explain(const PciAddress& address, ExplainReply& reply);
+
+    /** @brief Applies the policy to one device (it appeared, start-up,
+     *  reload) and logs what that did. */
+    void applyPolicy(const PciAddress& address);
+
     /** @brief A lease holder hung up: end its assignment (and only it). */
     void releaseExpired(const PciAddress& address, const std::string& owner);
 
@@ -70,17 +82,23 @@ class Operations
     Caller authorizeDevice(WorkerContext& context, const DeviceRequest& request,
                            Action action);
     void releaseAs(const Caller& caller, const DeviceRequest& request);
+    void afterRelease(const PciAddress& address);
     /** Creates the lease of a new assignment and replies with its end;
      *  the daemon end is held on the main loop. */
     void handOverLease(const PciAddress& address, const std::string& owner,
                        PendingReply<sdbus::UnixFd>& reply);
 
     DeviceManager& manager;
+    PolicyEnforcer& enforcer;
+    UdevRulesWriter& udevRules;
     const Authorizer& authorizer;
     ConfigStore& config;
     LeaseTable& leases;
     ApplyConfig applyConfig;
 };
+
+/** @brief Explain's a{sv}. Main loop thread (it creates Variants). */
+std::map<std::string, sdbus::Variant> explainReply(const PolicyReport& report);
 
 /** @brief What polkit sees of a device: address, ids, IOMMU group. */
 std::map<std::string, std::string> polkitDetails(const DeviceInfo& info);

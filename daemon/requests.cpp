@@ -85,6 +85,25 @@ void Requests::reload(std::string sender, sdbus::Result<>&& result)
                 });
 }
 
+void Requests::explain(
+    PciAddress address,
+    sdbus::Result<std::map<std::string, sdbus::Variant>>&& result)
+{
+    Operations::ExplainReply reply(std::move(result), loop,
+                                   "Explain " + address.str());
+    pool.submit(address.str(), [this, address, reply = std::move(reply)](
+                                   WorkerContext&) mutable {
+        operations.explain(address, reply);
+    });
+}
+
+void Requests::applyPolicy(const PciAddress& address)
+{
+    pool.submit(address.str(), [this, address](WorkerContext&) {
+        operations.applyPolicy(address);
+    });
+}
+
 void Requests::leaseExpired(const PciAddress& address, const std::string& owner)
 {
     pool.submit(address.str(), [this, address, owner](WorkerContext&) {
@@ -96,6 +115,15 @@ void Requests::uevents(std::vector<Uevent> events)
 {
     pool.submit(ueventLane, [this, events = std::move(events)](WorkerContext&) {
         operations.applyUevents(events);
+        for (const Uevent& event : events)
+        {
+            PciAddress address;
+            if (event.subsystem == "pci" && event.action == "add" &&
+                PciAddress::tryParse(event.sysname, address))
+            {
+                applyPolicy(address);
+            }
+        }
     });
 }
 

@@ -32,11 +32,20 @@ class Requests
     void reset(DeviceRequest request, std::string method,
                sdbus::Result<>&& result);
     void reload(std::string sender, sdbus::Result<>&& result);
+    void explain(PciAddress address,
+                 sdbus::Result<std::map<std::string, sdbus::Variant>>&& result);
+
+    /** @brief Applies the policy to a device, on its lane. */
+    void applyPolicy(const PciAddress& address);
 
     /** @brief A lease hung up: release on the device's lane. */
     void leaseExpired(const PciAddress& address, const std::string& owner);
 
-    /** @brief Uevents, applied in order on a lane of their own. */
+    /**
+     * @brief Uevents, applied in order on a lane of their own; a device
+     * that appeared then gets the policy applied on its own lane, so one
+     * slow bind never holds up the events of the others.
+     */
     void uevents(std::vector<Uevent> events);
 
   private:

@@ -23,13 +23,44 @@ namespace vfiod::daemon
 namespace
 {
 
+std::string simStateDir(const Options& options, const DaemonConfig& config)
+{
+    return options.simStateDir.value_or(config.stateDir + "/sim");
+}
+
+/**
+ * Where the generated udev rules go. The real udev only sees them in
+ * /run/udev/rules.d; a simulated host, or a Linux host whose sysfs is a
+ * test tree, writes them beside its state unless told otherwise, so that a
+ * test or a demo never changes how this machine's own udev binds devices.
+ */
+std::string udevRulesDir(const Options& options, const DaemonConfig& config)
+{
+    if (!config.udevRulesDir.empty())
+    {
+        return config.udevRulesDir;
+    }
+    if (options.simFile)
+    {
+        std::string dir = simStateDir(options, config) + "/udev-rules.d";
+        std::filesystem::create_directories(dir);
+        return dir;
+    }
+    if (options.sysfsRoot || config.roots.sysfs != LinuxRoots().sysfs)
+    {
+        logInfo("sysfs is not /sys: the generated udev rules are not "
+                "written (set [roots] udev_rules to write them)");
+        return "";
+    }
+    return "/run/udev/rules.d";
+}
+
 std::unique_ptr<KernelHost> makeHost(const Options& options,
                                      const DaemonConfig& config)
 {
     if (options.simFile)
     {
-        std::string stateDir =
-            options.simStateDir.value_or(config.stateDir + "/sim");
+        std::string stateDir = simStateDir(options, config);
         std::filesystem::create_directories(stateDir);
         logInfo("simulated host " + *options.simFile + ", state in " +
                 stateDir);
@@ -81,7 +112,8 @@ int runDaemon(int argc, char** argv)
         setLogLevel(options.verbose ? LogLevel::Debug : settings.logLevel);
 
         auto host = makeHost(options, settings);
-        BusService service(options.busAddress, config, *host, options.verbose);
+        BusService service(options.busAddress, config, *host, options.verbose,
+                           udevRulesDir(options, settings));
         service.start();
         service.run(signals);
         return 0;

@@ -1,5 +1,7 @@
 #include "sim_attributes.hpp"
 
+#include "sim_migration.hpp"
+
 #include <cstdio>
 
 namespace vfiod::sim
@@ -109,6 +111,10 @@ std::string deviceAttribute(const Model& model, const Device& d,
     if (name == resetCountAttr)
     {
         return std::to_string(d.resetCount) + "\n";
+    }
+    if (std::optional<std::string> text = migrationAttribute(d, name))
+    {
+        return *text;
     }
     return {};
 }

@@ -62,6 +62,11 @@ std::unique_ptr<UeventSource> SimHost::openUevents()
     return kernel->openUevents();
 }
 
+UniqueFd SimHost::openAttribute(const std::string& path, int flags)
+{
+    return kernel->openAttribute(path, flags);
+}
+
 void SimHost::hotAdd(const std::string& deviceToml)
 {
     kernel->hotAdd(deviceToml);

@@ -52,6 +52,11 @@ class SimHost final : public KernelHost
     bool waitDevNode(const std::string& path,
                      std::chrono::milliseconds timeout) override;
     std::unique_ptr<UeventSource> openUevents() override;
+    /**
+     * @brief Only sim_migration_data opens here: the device's current
+     * migration stream (sim_migration.hpp); other files give EACCES.
+     */
+    UniqueFd openAttribute(const std::string& path, int flags) override;
 
     // What an administrator or the hardware does, beyond sysfs writes.
 

@@ -1,6 +1,7 @@
 #include "sim_host_file.hpp"
 
 #include "error.hpp"
+#include "migration_fsm.hpp"
 #include "sim_pci_ids.hpp"
 #include "sim_toml_reader.hpp"
 #include "sysfs_layout.hpp"
@@ -45,7 +46,10 @@ constexpr std::string_view deviceKeys[] = {"address",
                                            "fail_probe",
                                            "fail_reset",
                                            "reset_delay_ms",
-                                           "unbind_delay_ms"};
+                                           "unbind_delay_ms",
+                                           "migration_flags",
+                                           "migration_state_size",
+                                           "migration_contents"};
 
 constexpr int64_t maxDelayMs = 600000;
 
@@ -72,6 +76,7 @@ class HostParser
     void checkVfRanges(const Model& model,
                        const std::map<PciAddress, const toml::table*>& where);
     void bootBindings(Model& model);
+    void parseMigration(const toml::table& table, Device& d) const;
 
     TomlReader in;
 };
@@ -92,6 +97,58 @@ std::vector<std::string> HostParser::resetMethods(const toml::table& table,
         }
     }
     return out;
+}
+
+void HostParser::parseMigration(const toml::table& table, Device& d) const
+{
+    constexpr int64_t maxStateSize = int64_t{64} << 20;
+    std::vector<std::string> flags = in.strings(table, "migration_flags");
+    for (size_t i = 0; i < flags.size(); ++i)
+    {
+        if (flags[i] == "stop_copy")
+        {
+            d.migrationFlags |= migration::StopCopyFlag;
+        }
+        else if (flags[i] == "p2p")
+        {
+            d.migrationFlags |= migration::P2PFlag;
+        }
+        else if (flags[i] == "pre_copy")
+        {
+            d.migrationFlags |= migration::PreCopyFlag;
+        }
+        else
+        {
+            in.failAt(in.element(table, "migration_flags", i).source(),
+                      "unknown migration flag \"" + flags[i] +
+                          "\" (known: stop_copy p2p pre_copy)");
+        }
+    }
+    if (!flags.empty() && !migration::flagsValid(d.migrationFlags))
+    {
+        // vfio_register_group_dev refuses a device without STOP_COPY.
+        in.failAt(in.node(table, "migration_flags").source(),
+                  "\"migration_flags\" must include \"stop_copy\"");
+    }
+    d.migrationStateSize = static_cast<uint64_t>(
+        in.integer(table, "migration_state_size", 16, maxStateSize)
+            .value_or(65536));
+    d.migrationContents = static_cast<uint64_t>(
+        in.integer(table, "migration_contents", 0, INT64_MAX).value_or(0));
+    if (flags.empty())
+    {
+        for (std::string_view key :
+             {"migration_state_size", "migration_contents"})
+        {
+            if (table.get(key) != nullptr)
+            {
+                in.failAt(in.node(table, key).source(),
+                          "\"" + std::string(key) +
+                              "\" needs \"migration_flags\"");
+            }
+        }
+        d.migrationStateSize = 0;
+    }
 }
 
 Model HostParser::model(const toml::table& root)
@@ -366,6 +423,8 @@ Device HostParser::device(const toml::table& table, const Model& model,
             }
         }
     }
+
+    parseMigration(table, d);
 
     d.failProbe = in.names(table, "fail_probe");
     d.failReset = resetMethods(table, "fail_reset");

@@ -1,14 +1,17 @@
 #include "sim_kernel.hpp"
 
 #include "error.hpp"
+#include "migration_fsm.hpp"
 #include "sim_attributes.hpp"
 #include "sim_host_file.hpp"
+#include "sim_migration.hpp"
 #include "sim_pci_bus.hpp"
 #include "sim_pci_ids.hpp"
 #include "sim_state_watch.hpp"
 #include "sim_sysfs.hpp"
 #include "sim_writes.hpp"
 
+#include <fcntl.h>
 #include <time.h>
 
 #include <algorithm>
@@ -109,6 +112,7 @@ auto SimKernel::writeTransaction(F&& body)
     sim::Events events;
     sim::PciBus bus(model, events);
     sim::Tx tx{model, bus, simNowMs()};
+    tx.streamDir = migrationDir();
     try
     {
         // Operations whose condition came true meanwhile (the last close
@@ -152,6 +156,43 @@ std::optional<std::string> SimKernel::read(const std::string& path)
             }
             return sim::attributeText(m, entry->dir, entry->name);
         });
+}
+
+UniqueFd SimKernel::openAttribute(const std::string& path, int flags)
+{
+    using migration::State;
+    std::string file = readTransaction([&](const sim::Model& m) {
+        std::optional<sim::SysEntry> entry = sim::lookup(m, path);
+        if (!entry)
+        {
+            throwErrno(ENOENT, "open " + path);
+        }
+        if (entry->name != std::string(sim::migrationPrefix) + "data")
+        {
+            throwErrno(EACCES, "open " + path);
+        }
+        const sim::Device& d = *sim::findDevice(m, entry->dir.address);
+        auto state = static_cast<State>(d.migrationState);
+        bool reading = state == State::PreCopy || state == State::PreCopyP2P ||
+                       state == State::StopCopy;
+        int mode = flags & O_ACCMODE;
+        if (!reading && state != State::Resuming)
+        {
+            throwErrno(ENODATA, "open " + path); // no stream in this state
+        }
+        if (mode != (reading ? O_RDONLY : O_WRONLY))
+        {
+            throwErrno(EINVAL, "open " + path);
+        }
+        return sim::streamPath(migrationDir(), d.address);
+    });
+    // A data fd is not seekable and starts at the stream's beginning.
+    UniqueFd fd(::open(file.c_str(), (flags & ~O_CREAT) | O_CLOEXEC));
+    if (!fd)
+    {
+        throwErrno(errno, "open " + path);
+    }
+    return fd;
 }
 
 void SimKernel::write(const std::string& path, std::string_view value)

@@ -47,6 +47,8 @@ class SimKernel
                      std::chrono::milliseconds timeout);
     std::unique_ptr<UeventSource> openUevents();
 
+    UniqueFd openAttribute(const std::string& path, int flags);
+
     void hotAdd(const std::string& deviceToml);
     void hotRemove(const PciAddress& address);
     void openDevice(const PciAddress& address);
@@ -64,6 +66,11 @@ class SimKernel
     auto writeTransaction(F&& body);
 
     void requireState();
+    /** @brief Where simulated migration streams live. */
+    std::string migrationDir() const
+    {
+        return store.dir() + "/migration";
+    }
     /** @brief Runs a blocking operation to its end (see sim_writes.hpp). */
     void runSteps(const std::function<sim::Step(sim::Tx&)>& attempt,
                   const std::string& what);

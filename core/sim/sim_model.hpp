@@ -127,6 +127,14 @@ struct Device
     std::optional<PciAddress> physfn;
     unsigned vfIndex = 0;
 
+    // VFIO migration (sim_migration.hpp): VFIO_MIGRATION_* bits (0: the
+    // device cannot migrate), stream payload size, state (uAPI number),
+    // and the "memory" its stream is generated from.
+    uint64_t migrationFlags = 0;
+    uint64_t migrationStateSize = 0;
+    uint32_t migrationState = 2; // RUNNING
+    uint64_t migrationContents = 0;
+
     // Runtime state.
     unsigned openCount = 0; ///< vfio users (openDevice)
     int vfioDev = -1;       ///< k of vfio-dev/vfio<k> while vfio-bound

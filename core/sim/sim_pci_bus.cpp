@@ -1,5 +1,7 @@
 #include "sim_pci_bus.hpp"
 
+#include "sim_migration.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -444,6 +446,7 @@ void PciBus::completePending(const PciAddress& address)
             break;
         case PendingKind::Reset:
             ++device.resetCount;
+            resetMigration(device);
             break;
         case PendingKind::Remove:
             removeDevice(address);

@@ -173,6 +173,13 @@ std::string formatDevice(const Device& d)
         r.raw("physfn", d.physfn->str());
         r.number("vf_index", d.vfIndex, -1);
     }
+    if (d.migrationFlags != 0)
+    {
+        r.number("mig_flags", static_cast<int64_t>(d.migrationFlags), 0);
+        r.number("mig_size", static_cast<int64_t>(d.migrationStateSize), 0);
+        r.number("mig_state", d.migrationState, -1);
+        r.raw("mig_contents", std::to_string(d.migrationContents));
+    }
     r.number("open", d.openCount, 0);
     r.number("vfio_dev", d.vfioDev, -1);
     if (d.pending.kind != PendingKind::None)
@@ -380,6 +387,14 @@ const FieldSetter<Device> deviceFields[] = {
     {"physfn", [](Device& d, P p, V v) { d.physfn = p.address(v); }},
     {"vf_index",
      [](Device& d, P p, V v) { d.vfIndex = p.integer<unsigned>(v); }},
+    {"mig_flags",
+     [](Device& d, P p, V v) { d.migrationFlags = p.integer<uint64_t>(v); }},
+    {"mig_size", [](Device& d, P p,
+                    V v) { d.migrationStateSize = p.integer<uint64_t>(v); }},
+    {"mig_state",
+     [](Device& d, P p, V v) { d.migrationState = p.integer<uint32_t>(v); }},
+    {"mig_contents",
+     [](Device& d, P p, V v) { d.migrationContents = p.integer<uint64_t>(v); }},
     {"open", [](Device& d, P p, V v) { d.openCount = p.integer<unsigned>(v); }},
     {"vfio_dev", [](Device& d, P p, V v) { d.vfioDev = p.integer<int>(v); }},
     {"pending", [](Device& d, P p, V v) { d.pending = p.pending(v); }},

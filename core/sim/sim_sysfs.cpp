@@ -1,6 +1,7 @@
 #include "sim_sysfs.hpp"
 
 #include "sim_attributes.hpp"
+#include "sim_migration.hpp"
 #include "sim_text.hpp"
 
 #include <algorithm>
@@ -180,6 +181,23 @@ std::optional<SysEntry> deviceChild(const Model& model, const SysDir& dir,
     if (name == resetCountAttr)
     {
         return fileEntry(dir, name, Type::File, false);
+    }
+    if (d->migrationFlags != 0 && name.starts_with(migrationPrefix))
+    {
+        // Not kernel attributes either (sim_migration.hpp): unlisted.
+        std::string_view attr = name.substr(migrationPrefix.size());
+        if (attr == "flags" || attr == "data_size")
+        {
+            return fileEntry(dir, name, Type::File, false);
+        }
+        if (attr == "state" || attr == "contents")
+        {
+            return fileEntry(dir, name, Type::File, true);
+        }
+        if (attr == "data")
+        {
+            return fileEntry(dir, name, Type::WriteOnly, false);
+        }
     }
     if (name == "driver" && !d->driver.empty())
     {

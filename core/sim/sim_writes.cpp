@@ -1,5 +1,6 @@
 #include "sim_writes.hpp"
 
+#include "sim_migration.hpp"
 #include "sim_sysfs.hpp"
 #include "sim_text.hpp"
 
@@ -192,6 +193,7 @@ Step writeReset(Tx& tx, Device& d, std::string_view value)
         return startPending(tx, d, PendingKind::Reset, d.resetDelayMs);
     }
     ++d.resetCount;
+    resetMigration(d);
     tx.changed = true;
     return Step::done();
 }
@@ -329,6 +331,11 @@ Step writeDevice(Tx& tx, const SysEntry& entry, std::string_view value)
     if (name == "reset")
     {
         return writeReset(tx, *d, value);
+    }
+    if (name.starts_with(migrationPrefix))
+    {
+        return writeMigration(tx, *d, name.substr(migrationPrefix.size()),
+                              value);
     }
     if (name == "reset_method")
     {

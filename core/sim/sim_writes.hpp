@@ -25,6 +25,8 @@ struct Tx
     PciBus& bus;
     int64_t nowMs;
     bool changed = false;
+    /// Where migration streams live (sim_migration.hpp).
+    std::string streamDir = {};
 };
 
 struct Step

@@ -166,6 +166,18 @@ state_dir = "$TMP/state"
 users = ["$(id -un)"]
 CONF
 
+# A policy that changes nothing the other checks rely on: it binds nothing.
+mkdir -p "$TMP/policy.d"
+cat >"$TMP/policy.d/10-cli.toml" <<CONF
+[[rule]]
+name = "cli-test"
+[rule.match]
+address = "0000:02:00.0"
+[rule.actions]
+reset_method = "flr"
+users = ["nobody"]
+CONF
+
 dbus-daemon --nofork --config-file="$TMP/bus.conf" >"$TMP/dbus.log" 2>&1 &
 BUS_PID=$!
 if ! wait_until 50 test -S "$TMP/bus"; then
@@ -425,6 +437,56 @@ fi
 
 run v reload
 expect_rc "reload" 0
+
+# --- policy: explain, udev-rules, reload errors -------------------------
+
+run v explain 02:00.0
+if [[ $RC == 0 && $OUT == *'rule "cli-test"'* && $OUT == *"flr"* &&
+    $OUT == *"nobody"* ]]; then
+    pass "explain names the rule and its actions"
+else
+    fail "explain names the rule and its actions" "exit $RC" "$OUT" "$ERR"
+fi
+
+run v --json explain 0000:02:00.0
+if [[ $RC == 0 ]] && python3 -c '
+import json, sys
+e = json.load(sys.stdin)
+assert e["rule"] == "cli-test" and e["matched"] is True, e
+assert e["reset_method"] == "flr" and e["users"] == ["nobody"], e
+' <<<"$OUT"; then
+    pass "--json explain"
+else
+    fail "--json explain" "exit $RC" "$OUT" "$ERR"
+fi
+
+run v explain 7f:1f.7
+expect_rc "explain of an absent device: not found (3)" 3
+run v explain 02:00
+expect_rc "explain of a malformed address: usage (2)" 2
+
+run v udev-rules
+if [[ $RC == 0 && $OUT == *'# rule "cli-test"'* &&
+    $OUT == *'LABEL="vfiod_end"'* ]]; then
+    pass "udev-rules prints the generated rules"
+else
+    fail "udev-rules prints the generated rules" "exit $RC" "$OUT" "$ERR"
+fi
+
+echo '[[rule]]' >"$TMP/policy.d/20-broken.toml"
+run v reload
+if [[ $RC == 2 && $ERR == *"20-broken.toml:1:1"* ]]; then
+    pass "reload refuses a broken policy with its place"
+else
+    fail "reload refuses a broken policy with its place" "exit $RC" "$ERR"
+fi
+run v --json explain 02:00.0
+if [[ $OUT == *'"rule":"cli-test"'* ]]; then
+    pass "the previous policy stays in force"
+else
+    fail "the previous policy stays in force" "$OUT" "$ERR"
+fi
+rm "$TMP/policy.d/20-broken.toml"
 
 # --- vfiod gone --------------------------------------------------------
 
