@@ -4,15 +4,21 @@
 #include "vfiod1_manager_proxy.h"
 
 #include "cli_error.hpp"
+#include "signal_watch.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sdbus-c++/ProxyInterfaces.h>
 #include <sdbus-c++/StandardInterfaces.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace vfioctl
 {
@@ -117,7 +123,141 @@ class BusClient::DeviceProxy :
     void onPropertiesChanged(const std::string&, const PropertyMap&,
                              const std::vector<std::string>&) override
     {}
+    void onMigrationProgress(const std::string&, const uint64_t&) override {}
 };
+
+namespace
+{
+
+/** @brief A connection of its own, for a thread of its own. */
+std::unique_ptr<sdbus::IConnection>
+    connectAgain(const std::optional<std::string>& address)
+{
+    try
+    {
+        return address ? sdbus::createSessionBusConnectionWithAddress(*address)
+                       : sdbus::createSystemBusConnection();
+    }
+    catch (const sdbus::Error& e)
+    {
+        throw CliError(ExitCode::failed,
+                       "cannot connect to the bus: " + e.getMessage());
+    }
+}
+
+/**
+ * The MigrationProgress signals of one device on a second connection with
+ * its own event loop thread, and a thread that turns SIGINT and SIGTERM
+ * into CancelMigration on a third: the first connection is blocked in the
+ * migration call.
+ */
+class Watch final : public BusClient::MigrationWatch
+{
+  public:
+    Watch(const std::optional<std::string>& address,
+          const sdbus::ObjectPath& device, ProgressHandler handler) :
+        signals({SIGINT, SIGTERM}),
+        stop(::eventfd(0, EFD_CLOEXEC)), events(connectAgain(address)),
+        calls(connectAgain(address)), device(device)
+    {
+        if (stop < 0)
+        {
+            throw CliError(ExitCode::failed,
+                           std::string("eventfd: ") + std::strerror(errno));
+        }
+        progress = sdbus::createProxy(*events, serviceName, device);
+        progress->uponSignal("MigrationProgress")
+            .onInterface(deviceInterface)
+            .call([handler = std::move(handler)](const std::string& phase,
+                                                 uint64_t bytes) {
+                handler(phase, bytes);
+            });
+        progress->finishRegistration();
+        events->enterEventLoopAsync();
+        canceller = std::thread([this] { waitForSignal(); });
+    }
+
+    ~Watch() override
+    {
+        uint64_t one = 1;
+        [[maybe_unused]] auto written = ::write(stop, &one, sizeof one);
+        canceller.join();
+        events->leaveEventLoop();
+        progress.reset();
+        ::close(stop);
+    }
+
+    bool interrupted() const override
+    {
+        return cancelled;
+    }
+
+  private:
+    void waitForSignal()
+    {
+        pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {stop, POLLIN, 0}};
+        while (::poll(fds, 2, -1) >= 0 || errno == EINTR)
+        {
+            if ((fds[1].revents & POLLIN) != 0)
+            {
+                return;
+            }
+            signalfd_siginfo info;
+            if ((fds[0].revents & POLLIN) != 0 && signals.read(info))
+            {
+                cancel();
+            }
+        }
+    }
+
+    void cancel()
+    {
+        cancelled = true;
+        try
+        {
+            auto proxy = sdbus::createProxy(*calls, serviceName, device);
+            proxy->callMethod("CancelMigration")
+                .onInterface(deviceInterface)
+                .withArguments(MethodOptions{});
+        }
+        catch (const sdbus::Error&)
+        {
+            // Finished meanwhile: the call's own reply tells.
+        }
+    }
+
+    SignalWatch signals; ///< first: the threads inherit the blocked mask
+    int stop;
+    std::unique_ptr<sdbus::IConnection> events;
+    std::unique_ptr<sdbus::IConnection> calls;
+    sdbus::ObjectPath device;
+    std::unique_ptr<sdbus::IProxy> progress;
+    std::atomic<bool> cancelled{false};
+    std::thread canceller;
+};
+
+/** The migration calls take as long as the state is big: no timeout. */
+class UnboundedCall
+{
+  public:
+    explicit UnboundedCall(sdbus::IConnection& bus) :
+        bus(bus), saved(bus.getMethodCallTimeout())
+    {
+        bus.setMethodCallTimeout(UINT64_MAX);
+    }
+    ~UnboundedCall()
+    {
+        bus.setMethodCallTimeout(saved);
+    }
+    UnboundedCall(const UnboundedCall&) = delete;
+    UnboundedCall& operator=(const UnboundedCall&) = delete;
+
+  private:
+    sdbus::IConnection& bus;
+    uint64_t saved;
+};
+
+} // namespace
 
 std::optional<vfiod::PciAddress> addressOfPath(const std::string& path)
 {
@@ -135,7 +275,8 @@ std::optional<vfiod::PciAddress> addressOfPath(const std::string& path)
     return address;
 }
 
-BusClient::BusClient(const std::optional<std::string>& busAddress)
+BusClient::BusClient(const std::optional<std::string>& busAddress) :
+    address(busAddress)
 {
     try
     {
@@ -241,6 +382,12 @@ sdbus::UnixFd BusClient::assign(const sdbus::ObjectPath& path,
     return lease;
 }
 
+sdbus::UnixFd BusClient::reattach(const sdbus::ObjectPath& path,
+                                  const std::string& token)
+{
+    return device(path)->Reattach(token, {});
+}
+
 void BusClient::release(const sdbus::ObjectPath& path)
 {
     device(path)->Release({});
@@ -261,6 +408,57 @@ void BusClient::reload()
 PropertyMap BusClient::explain(const std::string& address)
 {
     return manager().Explain(address);
+}
+
+std::vector<std::string>
+    BusClient::setMigrationState(const sdbus::ObjectPath& path,
+                                 const std::string& state)
+{
+    LongCall timeout(*bus);
+    return device(path)->SetMigrationState(state, {});
+}
+
+void BusClient::saveState(const sdbus::ObjectPath& path, int fd)
+{
+    UnboundedCall timeout(*bus);
+    device(path)->SaveState(sdbus::UnixFd(fd), {});
+}
+
+void BusClient::loadState(const sdbus::ObjectPath& path, int fd)
+{
+    UnboundedCall timeout(*bus);
+    device(path)->LoadState(sdbus::UnixFd(fd), {});
+}
+
+void BusClient::migrate(const sdbus::ObjectPath& path,
+                        const sdbus::ObjectPath& target)
+{
+    UnboundedCall timeout(*bus);
+    device(path)->Migrate(target, {});
+}
+
+void BusClient::cancelMigration(const sdbus::ObjectPath& path)
+{
+    device(path)->CancelMigration({});
+}
+
+std::vector<PluginEntry> BusClient::plugins()
+{
+    using Row = sdbus::Struct<std::string, std::string, uint32_t, uint32_t>;
+    std::vector<PluginEntry> list;
+    for (const Row& row : manager().Plugins())
+    {
+        list.push_back(
+            {row.get<0>(), row.get<1>(), row.get<2>(), row.get<3>()});
+    }
+    return list;
+}
+
+std::unique_ptr<BusClient::MigrationWatch>
+    BusClient::watchMigration(const sdbus::ObjectPath& path,
+                              ProgressHandler handler)
+{
+    return std::make_unique<Watch>(address, path, std::move(handler));
 }
 
 std::string BusClient::udevRules()

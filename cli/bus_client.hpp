@@ -5,6 +5,8 @@
 
 #include <pci_address.hpp>
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -19,6 +21,19 @@ using PropertyMap = std::map<std::string, sdbus::Variant>;
 
 /** @brief The trailing a{sv} every org.vfiod1.Device method takes. */
 using MethodOptions = std::map<std::string, sdbus::Variant>;
+
+/** @brief One loaded plugin, as Manager.Plugins lists it. */
+struct PluginEntry
+{
+    std::string name;
+    std::string path;
+    uint32_t abiMajor = 0;
+    uint32_t abiMinor = 0;
+};
+
+/** @brief MigrationProgress(phase, bytes) of a device. */
+using ProgressHandler =
+    std::function<void(const std::string& phase, uint64_t bytes)>;
 
 /** @brief One device as the ObjectManager reports it. */
 struct DeviceEntry
@@ -87,9 +102,36 @@ class BusClient
     /** @return the lease fd, with FD_CLOEXEC set. */
     sdbus::UnixFd assign(const sdbus::ObjectPath& device,
                          const MethodOptions& options);
+    sdbus::UnixFd reattach(const sdbus::ObjectPath& device,
+                           const std::string& token);
     void release(const sdbus::ObjectPath& device);
     void reset(const sdbus::ObjectPath& device, const MethodOptions& options);
+    /** @return the states passed through. */
+    std::vector<std::string> setMigrationState(const sdbus::ObjectPath& device,
+                                               const std::string& state);
+    /** @brief SaveState, LoadState, Migrate: no timeout, they take as long
+     *  as the state is big. @p fd is dup()ed into the message. */
+    void saveState(const sdbus::ObjectPath& device, int fd);
+    void loadState(const sdbus::ObjectPath& device, int fd);
+    void migrate(const sdbus::ObjectPath& device,
+                 const sdbus::ObjectPath& target);
+    void cancelMigration(const sdbus::ObjectPath& device);
     ///@}
+
+    /** @brief Manager.Plugins. */
+    std::vector<PluginEntry> plugins();
+
+    /**
+     * @brief While it lives, calls @p handler with the MigrationProgress
+     * signals of @p device and cancels the device's migration (a
+     * CancelMigration call) on SIGINT or SIGTERM, from threads of its own:
+     * the calling thread is blocked in the migration call meanwhile.
+     * @throws CliError(failed) when the bus or the signals cannot be set up.
+     */
+    class MigrationWatch;
+    std::unique_ptr<MigrationWatch>
+        watchMigration(const sdbus::ObjectPath& device,
+                       ProgressHandler handler);
 
     /** @brief Manager.Reload. */
     void reload();
@@ -103,8 +145,18 @@ class BusClient
     ManagerProxy& manager();
     std::unique_ptr<DeviceProxy> device(const sdbus::ObjectPath& path);
 
+    std::optional<std::string> address; ///< the bus, for second connections
     std::unique_ptr<sdbus::IConnection> bus;
     std::unique_ptr<ManagerProxy> managerProxy;
+};
+
+/** @brief See BusClient::watchMigration. */
+class BusClient::MigrationWatch
+{
+  public:
+    virtual ~MigrationWatch() = default;
+    /** @brief Whether a signal asked for the migration to be cancelled. */
+    virtual bool interrupted() const = 0;
 };
 
 } // namespace vfioctl

@@ -7,11 +7,15 @@
 #include "signal_watch.hpp"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <iostream>
+#include <optional>
+#include <thread>
 
 /*
  * The lease and commands: `assign ADDR -- CMD` keeps the lease in vfioctl
@@ -34,6 +38,79 @@ namespace
 bool leaseEnded(const pollfd& fd)
 {
     return (fd.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+/** How long vfioctl waits for a restarted vfiod (its default grace). */
+constexpr auto reattachWindow = std::chrono::seconds(60);
+
+/**
+ * The lease token: the first line vfiod writes into the lease. "" when
+ * there is none (an older vfiod), and vfioctl then cannot re-attach.
+ */
+std::string readLeaseToken(int leaseFd)
+{
+    std::string token;
+    pollfd fd{leaseFd, POLLIN, 0};
+    while (::poll(&fd, 1, 1000) > 0 && (fd.revents & POLLIN) != 0)
+    {
+        char c = 0;
+        if (::recv(leaseFd, &c, 1, MSG_DONTWAIT) != 1 || c == '\n')
+        {
+            break;
+        }
+        token += c;
+    }
+    return token;
+}
+
+/**
+ * After the lease hung up: if vfiod went away (crashed or restarted)
+ * rather than ended the assignment, waits for it to come back and takes
+ * the assignment over with the token.
+ * @return the new lease, or std::nullopt when the assignment is over.
+ */
+std::optional<sdbus::UnixFd> reattach(BusClient& client,
+                                      const sdbus::ObjectPath& path,
+                                      const std::string& address,
+                                      const std::string& token)
+{
+    if (token.empty())
+    {
+        return std::nullopt;
+    }
+    auto deadline = std::chrono::steady_clock::now() + reattachWindow;
+    bool announced = false;
+    while (std::chrono::steady_clock::now() < deadline)
+    {
+        try
+        {
+            sdbus::UnixFd lease = client.reattach(path, token);
+            std::cerr << "vfioctl: re-attached to the assignment of " << address
+                      << std::endl;
+            return lease;
+        }
+        catch (const sdbus::Error& e)
+        {
+            const std::string& name = e.getName();
+            bool vfiodAway =
+                name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+                name == "org.freedesktop.DBus.Error.NameHasNoOwner" ||
+                name == "org.freedesktop.DBus.Error.NoReply" ||
+                name == "org.freedesktop.DBus.Error.UnknownObject";
+            if (!vfiodAway)
+            {
+                return std::nullopt; // ended on purpose, or not ours
+            }
+        }
+        if (!announced)
+        {
+            std::cerr << "vfioctl: vfiod went away; waiting to re-attach to "
+                      << address << std::endl;
+            announced = true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    return std::nullopt;
 }
 
 std::string displayAddress(const sdbus::ObjectPath& path,
@@ -76,7 +153,8 @@ void releaseOurs(BusClient& client, const sdbus::ObjectPath& path,
 
 ExitCode holdUntilSignalled(const GlobalOptions& options, BusClient& client,
                             const sdbus::ObjectPath& path,
-                            const std::string& address, int leaseFd)
+                            const std::string& address, sdbus::UnixFd& lease,
+                            const std::string& token)
 {
     SignalWatch signals({SIGINT, SIGTERM, SIGHUP});
     reportDevice(options, client, path, "assigned");
@@ -87,7 +165,7 @@ ExitCode holdUntilSignalled(const GlobalOptions& options, BusClient& client,
     }
 
     // events = 0: only hangup and error are of interest on the lease.
-    pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {leaseFd, 0, 0}};
+    pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {lease.get(), 0, 0}};
     for (;;)
     {
         if (::poll(fds, 2, -1) < 0)
@@ -101,8 +179,16 @@ ExitCode holdUntilSignalled(const GlobalOptions& options, BusClient& client,
         }
         if (leaseEnded(fds[1]))
         {
-            throw CliError(ExitCode::failed,
-                           "vfiod ended the assignment of " + address);
+            std::optional<sdbus::UnixFd> again =
+                reattach(client, path, address, token);
+            if (!again)
+            {
+                throw CliError(ExitCode::failed,
+                               "vfiod ended the assignment of " + address);
+            }
+            lease = std::move(*again);
+            fds[1].fd = lease.get();
+            continue;
         }
         signalfd_siginfo info;
         if ((fds[0].revents & POLLIN) && signals.read(info))
@@ -129,13 +215,14 @@ void forwardSignal(const signalfd_siginfo& info, pid_t child)
 }
 
 int runWhileHolding(BusClient& client, const sdbus::ObjectPath& path,
-                    const std::string& address, int leaseFd,
+                    const std::string& address, sdbus::UnixFd& lease,
+                    const std::string& token,
                     const std::vector<std::string>& command)
 {
     SignalWatch signals({SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT});
     pid_t child = spawnCommand(command, signals.previousMask());
 
-    pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {leaseFd, 0, 0}};
+    pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {lease.get(), 0, 0}};
     int waitStatus = 0;
     bool leaseAlive = true;
     for (;;)
@@ -147,6 +234,14 @@ int runWhileHolding(BusClient& client, const sdbus::ObjectPath& path,
         }
         if (leaseEnded(fds[1]))
         {
+            std::optional<sdbus::UnixFd> again =
+                reattach(client, path, address, token);
+            if (again)
+            {
+                lease = std::move(*again);
+                fds[1].fd = lease.get();
+                continue;
+            }
             // CMD keeps running: it decides what losing the device means.
             std::cerr << "vfioctl: vfiod ended the assignment of " << address
                       << std::endl;
@@ -187,13 +282,14 @@ int runAssign(const GlobalOptions& options, const std::string& address,
         methodOptions["driver"] = sdbus::Variant(*driver);
     }
     sdbus::UnixFd lease = client.assign(path, methodOptions);
+    std::string token = readLeaseToken(lease.get());
     std::string shown = displayAddress(path, address);
     if (command.empty())
     {
         return toInt(
-            holdUntilSignalled(options, client, path, shown, lease.get()));
+            holdUntilSignalled(options, client, path, shown, lease, token));
     }
-    return runWhileHolding(client, path, shown, lease.get(), command);
+    return runWhileHolding(client, path, shown, lease, token, command);
 }
 
 ExitCode runRelease(const GlobalOptions& options, const std::string& address)

@@ -56,6 +56,24 @@ ExitCode runUdevRules(const GlobalOptions& options);
  */
 ExitCode runCheckConfig(const GlobalOptions& options,
                         const std::optional<std::string>& dir);
+/** @brief The plugins vfiod loaded (Manager.Plugins). */
+ExitCode runPlugins(const GlobalOptions& options);
+/**
+ * @brief Without @p state: the device's plugin, migration flags and state;
+ * with it: SetMigrationState, printing the states passed through.
+ */
+ExitCode runMigrationState(const GlobalOptions& options,
+                           const std::string& address,
+                           const std::optional<std::string>& state);
+/** @brief SaveState into FILE, or stdout for "-". */
+ExitCode runSave(const GlobalOptions& options, const std::string& address,
+                 const std::string& file);
+/** @brief LoadState from FILE, or stdin for "-". */
+ExitCode runLoad(const GlobalOptions& options, const std::string& address,
+                 const std::string& file);
+/** @brief Migrate SRC into DST, with progress on stderr. */
+ExitCode runMigrate(const GlobalOptions& options, const std::string& source,
+                    const std::string& target);
 ///@}
 
 } // namespace vfioctl

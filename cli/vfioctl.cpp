@@ -36,6 +36,9 @@ struct Arguments
     std::string method;
     std::vector<std::string> command;
     std::string configDir;
+    std::string state;
+    std::string file;
+    std::string target;
 };
 
 std::optional<std::string> optionalOf(const std::string& text)
@@ -141,6 +144,56 @@ void setUpCommands(CLI::App& app, Arguments& args, Action& action)
                        "Print the udev rules vfiod generated from its policy")
         ->callback(
             [&] { action = [&] { return toInt(runUdevRules(global)); }; });
+
+    app.add_subcommand("plugins", "List the plugins vfiod loaded")
+        ->callback([&] { action = [&] { return toInt(runPlugins(global)); }; });
+
+    auto* migrationState = addDeviceCommand(
+        app, "migration-state",
+        "Show a device's migration flags and state, or walk it to STATE", args);
+    migrationState->add_option(
+        "STATE", args.state,
+        "STOP, RUNNING, STOP_COPY, RESUMING, RUNNING_P2P, PRE_COPY or "
+        "PRE_COPY_P2P");
+    migrationState->callback([&] {
+        action = [&] {
+            return toInt(runMigrationState(global, args.address,
+                                           optionalOf(args.state)));
+        };
+    });
+
+    auto* save = addDeviceCommand(
+        app, "save", "Save a device's migration state into FILE", args);
+    save->add_option("FILE", args.file, "file to write, - for stdout")
+        ->required();
+    save->footer("The device ends in STOP. Ctrl-C cancels.");
+    save->callback([&] {
+        action = [&] {
+            return toInt(runSave(global, args.address, args.file));
+        };
+    });
+
+    auto* load = addDeviceCommand(
+        app, "load", "Load a device's migration state from FILE", args);
+    load->add_option("FILE", args.file, "file to read, - for stdin")
+        ->required();
+    load->footer("The device ends in RUNNING. Ctrl-C cancels.");
+    load->callback([&] {
+        action = [&] {
+            return toInt(runLoad(global, args.address, args.file));
+        };
+    });
+
+    auto* migrate = addDeviceCommand(
+        app, "migrate", "Move a device's state into another device", args);
+    migrate->add_option("DST", args.target, "the target device's address")
+        ->required();
+    migrate->footer("SRC ends in STOP, DST in RUNNING. Ctrl-C cancels.");
+    migrate->callback([&] {
+        action = [&] {
+            return toInt(runMigrate(global, args.address, args.target));
+        };
+    });
 
     auto* checkConfig = app.add_subcommand(
         "check-config", "Validate vfiod.toml and policy.d/*.toml offline");

@@ -82,7 +82,11 @@ void writeFileAtomically(const std::string& path, std::string_view text,
         ::unlink(temp.c_str());
         throw;
     }
-    std::string dir = directoryOf(path);
+    syncDirectory(directoryOf(path));
+}
+
+void syncDirectory(const std::string& dir)
+{
     UniqueFd directory(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!directory || ::fsync(directory.get()) < 0)
     {

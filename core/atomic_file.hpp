@@ -19,6 +19,13 @@ namespace vfiod
 void writeFileAtomically(const std::string& path, std::string_view text,
                          unsigned mode = 0644);
 
+/**
+ * @brief fsyncs a directory, so that a rename or unlink in it survives a
+ * power cut.
+ * @throws std::system_error
+ */
+void syncDirectory(const std::string& dir);
+
 /** @brief The whole file, or std::nullopt when it does not exist.
  *  @throws std::system_error when it exists but cannot be read. */
 std::optional<std::string> readWholeFile(const std::string& path);

@@ -240,6 +240,9 @@ void readTimeouts(const toml::node& node, DaemonConfig& config)
                     {"dev_node_ms", timeout(config.timeouts.devNode)},
                     {"reset_ms", timeout(config.timeouts.reset)},
                     {"group_wait_ms", timeout(config.groupWait)},
+                    {"plugin_op_ms", timeout(config.pluginOp)},
+                    {"lease_grace_ms", timeout(config.leaseGrace)},
+                    {"idle_exit_ms", timeout(config.idleExit)},
                 });
 }
 

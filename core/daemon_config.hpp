@@ -49,6 +49,14 @@ struct DaemonConfig
     AccessConfig access;
     BindTimeouts timeouts;
     std::chrono::milliseconds groupWait{std::chrono::seconds(30)};
+    /// How long one plugin op may take before it is abandoned.
+    std::chrono::milliseconds pluginOp{std::chrono::seconds(30)};
+    /// How long an assignment that survived a restart of vfiod waits for
+    /// its holder to re-attach before it is released.
+    std::chrono::milliseconds leaseGrace{std::chrono::seconds(60)};
+    /// Exit after this long with no lease and no device taken from its
+    /// driver; 0 means never (the default).
+    std::chrono::milliseconds idleExit{0};
 
     /** @brief The DeviceManager tunables these settings describe. */
     ManagerOptions managerOptions() const;

@@ -81,6 +81,159 @@ void DeviceManager::subscribe(Listener listener)
     listeners.push_back(std::move(listener));
 }
 
+void DeviceManager::keepLedger(Ledger& kept)
+{
+    ledger = &kept;
+}
+
+void DeviceManager::recordIntent(const PciAddress& address)
+{
+    // Written ahead of the kernel change: if vfiod dies between the bind
+    // and the record, the record is already there; if it dies before the
+    // bind, reconcile() finds the device on its driver and drops it.
+    if (ledger == nullptr)
+    {
+        return;
+    }
+    DeviceInfo device = known(address);
+    if (isVfioDriver(device.pci.driver))
+    {
+        return; // moving between vfio drivers: the record stands
+    }
+    LedgerRecord record;
+    record.address = address;
+    record.originalDriver = device.originalDriver.value_or(device.pci.driver);
+    record.owner = device.owner;
+    record.leaseToken = device.leaseToken;
+    record.binding = true;
+    ledger->put(record); // throws: no bind without a record
+}
+
+void DeviceManager::persist(const PciAddress& address)
+{
+    if (ledger == nullptr)
+    {
+        return;
+    }
+    std::optional<DeviceInfo> device = info(address);
+    try
+    {
+        if (!device || (!device->originalDriver && device->owner.empty()))
+        {
+            ledger->erase(address);
+            return;
+        }
+        LedgerRecord record;
+        record.address = address;
+        record.originalDriver = device->originalDriver.value_or("");
+        record.owner = device->owner;
+        record.leaseToken = device->leaseToken;
+        ledger->put(record);
+    }
+    catch (const Error& e)
+    {
+        // The kernel change is done; what is lost is only the memory of it
+        // across a restart, which the device's LastError now says.
+        update(address, [&e](DeviceInfo& info) {
+            info.lastError =
+                std::string("not recorded in the ledger: ") + e.what();
+        });
+    }
+}
+
+ReconcileReport DeviceManager::reconcile()
+{
+    ReconcileReport report;
+    if (ledger == nullptr)
+    {
+        return report;
+    }
+    std::map<std::string, std::string> damaged;
+    std::map<PciAddress, LedgerRecord> records = ledger->load(&damaged);
+    for (const auto& [file, why] : damaged)
+    {
+        report.problems.push_back("ledger record " + file + " is unreadable (" +
+                                  why + "), left in place");
+    }
+    for (const auto& [address, record] : records)
+    {
+        std::optional<DeviceInfo> device = info(address);
+        if (!device)
+        {
+            ledger->erase(address);
+            report.notes.push_back(address.str() +
+                                   ": gone; its ledger record is dropped");
+            continue;
+        }
+        const std::string& driver = device->pci.driver;
+        if (isVfioDriver(driver))
+        {
+            update(address, [&record](DeviceInfo& info) {
+                info.originalDriver = record.originalDriver;
+                info.owner = record.owner;
+                info.leaseToken = record.leaseToken;
+            });
+            persist(address); // clears an intent whose bind did happen
+            if (!record.owner.empty())
+            {
+                report.assigned.push_back(address);
+            }
+            report.notes.push_back(
+                address.str() + ": on " + driver + ", managed (original " +
+                "driver " +
+                (record.originalDriver.empty() ? "none"
+                                               : record.originalDriver) +
+                (record.owner.empty() ? "" : ", assigned to " + record.owner) +
+                ")");
+            continue;
+        }
+        if (driver.empty() && !record.originalDriver.empty())
+        {
+            // A give-back (or a rolled-back bind) cut short between the
+            // unbind and the probe: finish it.
+            try
+            {
+                GroupLock lock = lockGroupOf(address);
+                binder.giveBack(address, record.originalDriver);
+                ledger->erase(address);
+                refresh(address);
+                report.notes.push_back(address.str() +
+                                       ": found without a driver, given "
+                                       "back to " +
+                                       record.originalDriver);
+            }
+            catch (const Error& e)
+            {
+                report.problems.push_back(
+                    address.str() +
+                    ": found without a driver; giving it back "
+                    "to " +
+                    record.originalDriver + " failed: " + e.what());
+            }
+            continue;
+        }
+        ledger->erase(address);
+        report.notes.push_back(
+            address.str() + ": on " + (driver.empty() ? "no driver" : driver) +
+            ", not vfio; its ledger record (" +
+            (record.binding ? "a bind that did not happen"
+                            : "taken off vfio while vfiod was down") +
+            ") is dropped");
+    }
+    for (const PciAddress& address : addresses())
+    {
+        std::optional<DeviceInfo> device = info(address);
+        if (device && isVfioDriver(device->pci.driver) &&
+            !records.contains(address))
+        {
+            report.notes.push_back(address.str() + ": found on " +
+                                   device->pci.driver +
+                                   " without a record: adopted as vfio");
+        }
+    }
+    return report;
+}
+
 std::vector<std::pair<PciAddress, std::string>> DeviceManager::enumerate()
 {
     std::vector<std::pair<PciAddress, std::string>> skipped;
@@ -164,7 +317,23 @@ DeviceManager::GroupLock DeviceManager::lockGroupOf(const PciAddress& address)
 void DeviceManager::bindLocked(const PciAddress& address,
                                const std::string& driver, GroupCheck groupCheck)
 {
-    BindOutcome outcome = binder.bindToVfio(address, driver, groupCheck);
+    recordIntent(address);
+    BindOutcome outcome;
+    try
+    {
+        outcome = binder.bindToVfio(address, driver, groupCheck);
+    }
+    catch (const Error&)
+    {
+        // Rolled back: the intent must not outlive the attempt. A call
+        // still stuck in the kernel keeps it; the give-back that finishes
+        // the job persists the outcome.
+        if (!calls.isStuck(address))
+        {
+            persist(address);
+        }
+        throw;
+    }
     if (outcome.changed)
     {
         update(address, [&outcome](DeviceInfo& info) {
@@ -175,6 +344,7 @@ void DeviceManager::bindLocked(const PciAddress& address,
             }
         });
     }
+    persist(address);
 }
 
 void DeviceManager::bindGroupLocked(const PciAddress& address,
@@ -226,6 +396,7 @@ void DeviceManager::bindGroupLocked(const PciAddress& address,
                 binder.giveBack(it->first, it->second);
                 update(it->first,
                        [](DeviceInfo& info) { info.originalDriver.reset(); });
+                persist(it->first);
             }
             catch (const Error&)
             {
@@ -292,11 +463,13 @@ void DeviceManager::unbind(const PciAddress& address)
         throw;
     }
     update(address, [](DeviceInfo& info) { info.originalDriver.reset(); });
+    persist(address);
     succeeded(address);
 }
 
 void DeviceManager::assign(const PciAddress& address, const std::string& owner,
-                           const std::string& driver)
+                           const std::string& driver,
+                           const std::string& leaseToken)
 {
     requireUnassigned(address); // answer at once, without queueing
     GroupLock lock = lockGroupOf(address);
@@ -314,8 +487,66 @@ void DeviceManager::assign(const PciAddress& address, const std::string& owner,
         recordError(address, e);
         throw;
     }
-    update(address, [&owner](DeviceInfo& info) { info.owner = owner; });
+    update(address, [&owner, &leaseToken](DeviceInfo& info) {
+        info.owner = owner;
+        info.leaseToken = leaseToken;
+    });
+    persist(address);
     succeeded(address);
+}
+
+namespace
+{
+
+/** @brief Compares secrets in a time that does not depend on where they
+ *  differ. */
+bool sameSecret(const std::string& a, const std::string& b)
+{
+    if (a.size() != b.size())
+    {
+        return false;
+    }
+    unsigned char diff = 0;
+    for (size_t i = 0; i < a.size(); ++i)
+    {
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    }
+    return diff == 0;
+}
+
+} // namespace
+
+void DeviceManager::rememberOriginalDriver(const PciAddress& address)
+{
+    GroupLock lock = lockGroupOf(address);
+    DeviceInfo device = known(address);
+    if (device.originalDriver || isVfioDriver(device.pci.driver))
+    {
+        return;
+    }
+    recordIntent(address);
+    update(address, [&device](DeviceInfo& info) {
+        info.originalDriver = device.pci.driver;
+    });
+}
+
+void DeviceManager::reattach(const PciAddress& address,
+                             const std::string& token,
+                             const std::string& newOwner)
+{
+    GroupLock lock = lockGroupOf(address);
+    DeviceInfo device = known(address);
+    if (device.state != DeviceState::Assigned)
+    {
+        fail(Errc::NotFound, address.str() + " is not assigned");
+    }
+    if (token.empty() || !sameSecret(token, device.leaseToken))
+    {
+        fail(Errc::AccessDenied,
+             address.str() + ": that is not the lease token of its assignment");
+    }
+    update(address, [&newOwner](DeviceInfo& info) { info.owner = newOwner; });
+    persist(address);
 }
 
 void DeviceManager::release(const PciAddress& address, const std::string& owner)
@@ -331,7 +562,11 @@ void DeviceManager::release(const PciAddress& address, const std::string& owner)
         fail(Errc::Busy, address.str() + " is assigned to " + device.owner +
                              ", not to " + owner);
     }
-    update(address, [](DeviceInfo& info) { info.owner.clear(); });
+    update(address, [](DeviceInfo& info) {
+        info.owner.clear();
+        info.leaseToken.clear();
+    });
+    persist(address);
     succeeded(address);
 }
 
@@ -443,6 +678,7 @@ void DeviceManager::finishGiveBack(
         GroupLock lock = lockGroupOf(address);
         binder.giveBack(address, originalDriver);
         update(address, [](DeviceInfo& info) { info.originalDriver.reset(); });
+        persist(address);
         succeeded(address);
     }
     catch (const Error& e)
@@ -469,21 +705,30 @@ void DeviceManager::refresh(const PciAddress& address)
     }
 
     DeviceChange change{DeviceChange::Kind::Changed, address};
+    bool released = false;
     {
         std::lock_guard lock(mutex);
         auto [it, added] = devices.try_emplace(address);
         DeviceInfo& info = it->second;
         info.pci = std::move(pci);
-        if (!isVfioDriver(info.pci.driver) && info.owner.empty())
+        // Someone else took it off vfio onto a host driver: vfiod no longer
+        // manages it. Without a driver it is only between two steps (of a
+        // bind, a give-back, or a driverctl), and its record stays.
+        if (!info.pci.driver.empty() && !isVfioDriver(info.pci.driver) &&
+            info.owner.empty() && info.originalDriver)
         {
-            // Someone else took it off vfio: vfiod no longer manages it.
             info.originalDriver.reset();
+            released = true;
         }
         info.state = stateOf(info);
         if (added)
         {
             change.kind = DeviceChange::Kind::Added;
         }
+    }
+    if (released)
+    {
+        persist(address);
     }
     notify(change);
 }
@@ -513,6 +758,7 @@ void DeviceManager::forget(const PciAddress& address)
             return;
         }
     }
+    persist(address); // a vanished device keeps no record
     notify({DeviceChange::Kind::Removed, address});
 }
 

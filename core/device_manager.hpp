@@ -4,6 +4,7 @@
 #include "error.hpp"
 #include "kernel_call.hpp"
 #include "kernel_host.hpp"
+#include "ledger.hpp"
 #include "pci_address.hpp"
 #include "pci_device.hpp"
 
@@ -44,6 +45,19 @@ struct DeviceInfo
     std::string owner;     ///< who holds the assignment, "" when none
     std::string plugin;    ///< plugin handling the device, "" when none
     std::string lastError; ///< why the last operation failed, "" when ok
+    /// The secret that lets the owner re-attach to the assignment (after
+    /// a restart of vfiod); "" when not assigned. Never on the bus.
+    std::string leaseToken;
+};
+
+/** @brief What start-up reconciliation found and did, for the log. */
+struct ReconcileReport
+{
+    std::vector<std::string> notes;    ///< info level
+    std::vector<std::string> problems; ///< warning level
+    /// Devices still assigned from before the restart: their owners may
+    /// re-attach with their lease token.
+    std::vector<PciAddress> assigned;
 };
 
 /** @brief What changed, for the D-Bus layer to announce. */
@@ -93,6 +107,23 @@ class DeviceManager
     void subscribe(Listener listener);
 
     /**
+     * @brief Keeps a ledger of every device taken from its driver from now
+     * on (call before enumerate()). Without one, nothing is persisted.
+     */
+    void keepLedger(Ledger& ledger);
+
+    /**
+     * @brief After enumerate(): reconciles the ledger with what the kernel
+     * shows. A device still on vfio with a record stays managed (and
+     * assigned to its owner, whose lease waits to be re-attached); a record
+     * whose device vanished is dropped; a record of a bind that never took
+     * effect is dropped; a device left without a driver in the middle of a
+     * give-back is given back; a device on vfio without a record is adopted
+     * as "vfio", with no original driver and no owner.
+     */
+    ReconcileReport reconcile();
+
+    /**
      * @brief Reads every device present (start-up).
      * @return the devices that could not be read, with the reason: one
      *         odd device must not keep vfiod from serving the others.
@@ -131,7 +162,23 @@ class DeviceManager
      * @throws Error: Busy when already assigned, plus those of bind().
      */
     void assign(const PciAddress& address, const std::string& owner,
-                const std::string& driver);
+                const std::string& driver, const std::string& leaseToken = "");
+
+    /**
+     * @brief Records the device's current (host) driver as its original
+     * driver, in memory and in the ledger, before something other than the
+     * binder takes it off that driver: a plugin whose prepare-bind unbinds
+     * the device (mlx5 must, for devlink). No-op on vfio or when known.
+     */
+    void rememberOriginalDriver(const PciAddress& address);
+
+    /**
+     * @brief Hands an assignment that survived a restart to @p newOwner,
+     * who proves it is the holder with the lease token given at Assign.
+     * @throws Error: NotFound (not assigned), AccessDenied (wrong token).
+     */
+    void reattach(const PciAddress& address, const std::string& token,
+                  const std::string& newOwner);
 
     /**
      * @brief Ends an assignment; the device stays on vfio.
@@ -199,11 +246,14 @@ class DeviceManager
                      const std::optional<std::string>& driver);
     void finishGiveBack(const PciAddress& address,
                         const std::optional<std::string>& originalDriver);
+    void recordIntent(const PciAddress& address);
+    void persist(const PciAddress& address);
 
     KernelHost& host;
     ManagerOptions options;
     KernelCalls calls;
     DriverBinder binder;
+    Ledger* ledger = nullptr;
 
     mutable std::mutex mutex; ///< guards devices and groupMutexes
     std::map<PciAddress, DeviceInfo> devices;

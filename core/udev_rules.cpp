@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <system_error>
 
@@ -337,6 +338,13 @@ bool writeUdevRules(const std::string& dir, const std::string& text)
     std::string path = dir + "/" + std::string(udevRulesFileName);
     try
     {
+        // /run/udev/rules.d does not exist until something creates it.
+        std::error_code ec;
+        std::filesystem::create_directories(dir, ec);
+        if (ec)
+        {
+            throw std::system_error(ec, "create " + dir);
+        }
         if (readWholeFile(path) == text)
         {
             return false;

@@ -1,6 +1,9 @@
+#include "config.h"
+
 #include "bus_service.hpp"
 
 #include "error.hpp"
+#include "idle_exit.hpp"
 #include "logging.hpp"
 #include "manager_adaptor.hpp"
 #include "service_notify.hpp"
@@ -9,6 +12,8 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 #include <signal.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -53,7 +58,44 @@ std::vector<std::string> needRestart(const DaemonConfig& before,
           after.timeouts.devNode);
     check("timeouts.reset_ms", before.timeouts.reset, after.timeouts.reset);
     check("timeouts.group_wait_ms", before.groupWait, after.groupWait);
+    check("timeouts.plugin_op_ms", before.pluginOp, after.pluginOp);
+    check("timeouts.lease_grace_ms", before.leaseGrace, after.leaseGrace);
+    check("timeouts.idle_exit_ms", before.idleExit, after.idleExit);
     return changed;
+}
+
+/**
+ * The plugin host's settings: the configured directory (or the built-in
+ * one), the op timeout, and the helper programs plugins may run. A
+ * simulated host gets no helpers: a plugin's devlink must never reach the
+ * real machine's devices.
+ */
+PluginHostConfig pluginHostConfig(const DaemonConfig& config,
+                                  const std::string& backend)
+{
+    PluginHostConfig plugins;
+    plugins.directory = config.pluginDir.empty() ? std::string(VFIOD_PLUGINDIR)
+                                                 : config.pluginDir;
+    plugins.opTimeout = config.pluginOp;
+    if (backend != "sim")
+    {
+        for (const char* devlink : {"/usr/sbin/devlink", "/sbin/devlink"})
+        {
+            if (::access(devlink, X_OK) == 0)
+            {
+                plugins.helpers["devlink"] = devlink;
+                break;
+            }
+        }
+    }
+    plugins.log = [](int level, const std::string& message) {
+        LogLevel mapped = level <= LOG_ERR       ? LogLevel::Error
+                          : level == LOG_WARNING ? LogLevel::Warning
+                          : level <= LOG_INFO    ? LogLevel::Info
+                                                 : LogLevel::Debug;
+        logMessage(mapped, message);
+    };
+    return plugins;
 }
 
 std::string policySummary(const Policy& policy, const std::string& dir)
@@ -93,24 +135,44 @@ std::unique_ptr<sdbus::IConnection>
 
 BusService::BusService(std::optional<std::string> busAddress,
                        ConfigStore& config, KernelHost& host, bool verbose,
-                       std::string udevRulesDir) :
+                       const ServicePaths& paths) :
     busAddress(std::move(busAddress)),
     config(config), host(host), verbose(verbose), startConfig(config.current()),
     backend(host.backend()), connection(connectBus(this->busAddress)),
-    loop(*connection), manager(host, startConfig.managerOptions()),
-    enforcer(manager), udevRules(manager, std::move(udevRulesDir)),
+    loop(*connection),
+    ledger(paths.ledgerDir.empty() ? nullptr
+                                   : std::make_unique<Ledger>(paths.ledgerDir)),
+    manager(host, startConfig.managerOptions()), enforcer(manager),
+    udevRules(manager, paths.udevRulesDir),
+    pluginHost(host, pluginHostConfig(startConfig, backend)),
+    plugins(pluginHost, manager, enforcer),
     authorizer([&config] { return config.access(); }),
     leases(loop,
            [this](const PciAddress& address, const std::string& owner) {
                requests.leaseExpired(address, owner);
            }),
     pool(workerCount(), [this] { return connectBus(this->busAddress); }),
-    operations(manager, enforcer, udevRules, authorizer, config, leases,
-               [this](const DaemonConfig& fresh) { applyConfig(fresh); }),
-    requests(loop, pool, operations), tree(*connection, manager, requests)
+    operations(
+        manager, enforcer, udevRules, authorizer, config, leases,
+        [this](const DaemonConfig& fresh) { applyConfig(fresh); }, plugins,
+        [this](const PciAddress& address) {
+            onDeviceChange({DeviceChange::Kind::Changed, address});
+        },
+        [this](const PciAddress& address, const std::string& phase,
+               uint64_t bytes) {
+            loop.post([this, address, phase, bytes] {
+                tree.progress(address, phase, bytes);
+            });
+        }),
+    requests(loop, pool, operations, plugins),
+    tree(*connection, manager, plugins, requests)
 {
     manager.subscribe(
         [this](const DeviceChange& change) { onDeviceChange(change); });
+    if (ledger)
+    {
+        manager.keepLedger(*ledger);
+    }
 }
 
 BusService::~BusService()
@@ -120,6 +182,17 @@ BusService::~BusService()
 
 void BusService::onDeviceChange(const DeviceChange& change)
 {
+    // The plugin is chosen before the object is announced: a device
+    // object is complete when it appears. This runs on the thread that
+    // changed the device (the uevent lane, or enumerate at start-up).
+    if (change.kind == DeviceChange::Kind::Added)
+    {
+        plugins.refresh(change.address);
+    }
+    else if (change.kind == DeviceChange::Kind::Removed)
+    {
+        plugins.forget(change.address);
+    }
     // Called from whichever thread changed the device: objects are only
     // touched on the loop.
     loop.post([this, change] {
@@ -137,7 +210,7 @@ void BusService::start()
 {
     // The object manager first: device objects announce themselves to it.
     root = std::make_unique<ManagerAdaptor>(*connection, tree, requests,
-                                            udevRules, backend);
+                                            udevRules, backend, plugins);
     policyInForce = config.policy();
     enforcer.setPolicy(policyInForce);
 
@@ -148,6 +221,7 @@ void BusService::start()
     {
         logWarning("cannot read " + address.str() + ": " + why + ", ignoring");
     }
+    reconcileLedger();
     loop.runPending();
     tree.exportAll();
     uevents = std::make_unique<UeventPump>(
@@ -162,6 +236,31 @@ void BusService::start()
     logInfo(policySummary(*policyInForce, config.policyDir()));
     notifyReady(status(tree.size()));
     applyPolicyToAll();
+}
+
+void BusService::reconcileLedger()
+{
+    if (!ledger)
+    {
+        return;
+    }
+    ReconcileReport report = manager.reconcile();
+    for (const std::string& note : report.notes)
+    {
+        logInfo("ledger: " + note);
+    }
+    for (const std::string& problem : report.problems)
+    {
+        logWarning("ledger: " + problem);
+    }
+    for (const PciAddress& address : report.assigned)
+    {
+        std::optional<DeviceInfo> info = manager.info(address);
+        if (info && info->state == DeviceState::Assigned)
+        {
+            leases.awaitReattach(address, info->owner, startConfig.leaseGrace);
+        }
+    }
 }
 
 void BusService::applyPolicyToAll()
@@ -200,8 +299,35 @@ void BusService::requestName()
     }
 }
 
+bool BusService::needed() const
+{
+    if (!leases.empty())
+    {
+        logDebug("idle check: leases held or awaited");
+        return true;
+    }
+    for (const PciAddress& address : manager.addresses())
+    {
+        std::optional<DeviceInfo> info = manager.info(address);
+        if (info && (info->originalDriver || !info->owner.empty()))
+        {
+            logDebug("idle check: " + address.str() + " is managed");
+            return true;
+        }
+    }
+    return false;
+}
+
 void BusService::run(SignalFd& signals)
 {
+    idleExit = std::make_unique<IdleExit>(
+        loop, startConfig.idleExit, [this] { return needed(); },
+        [this] {
+            logInfo("idle for " + std::to_string(startConfig.idleExit.count()) +
+                    " ms with no lease and no managed device: exiting");
+            notifyStopping();
+            loop.quit();
+        });
     loop.watch(signals.fd(), [this, &signals](short) {
         while (auto signal = signals.next())
         {
@@ -209,6 +335,7 @@ void BusService::run(SignalFd& signals)
         }
     });
     loop.run();
+    idleExit.reset();
     loop.unwatch(signals.fd());
     shutdown();
 }

@@ -7,6 +7,8 @@
 #include "main_loop.hpp"
 #include "object_tree.hpp"
 #include "operations.hpp"
+#include "plugin_devices.hpp"
+#include "plugin_host.hpp"
 #include "policy_enforcer.hpp"
 #include "requests.hpp"
 #include "udev_rules_writer.hpp"
@@ -24,9 +26,17 @@ class IConnection;
 namespace vfiod::daemon
 {
 
+class IdleExit;
 class ManagerAdaptor;
 class SignalFd;
 class UeventPump;
+
+/** @brief Where vfiod keeps what it writes, decided from the backend. */
+struct ServicePaths
+{
+    std::string udevRulesDir; ///< generated udev rules ("" none)
+    std::string ledgerDir;    ///< the ledger's state directory ("" none)
+};
 
 /**
  * @brief Opens a connection to @p address, or to the system bus
@@ -47,9 +57,8 @@ std::unique_ptr<sdbus::IConnection>
 class BusService
 {
   public:
-    /** @param udevRulesDir where the generated udev rules go ("" none). */
     BusService(std::optional<std::string> busAddress, ConfigStore& config,
-               KernelHost& host, bool verbose, std::string udevRulesDir);
+               KernelHost& host, bool verbose, const ServicePaths& paths);
     ~BusService();
 
     BusService(const BusService&) = delete;
@@ -74,6 +83,8 @@ class BusService
     void reloadOnSignal();
     void applyConfig(const DaemonConfig& fresh);
     void applyPolicyToAll();
+    void reconcileLedger();
+    bool needed() const;
     void onDeviceChange(const DeviceChange& change);
     void shutdown();
 
@@ -86,9 +97,12 @@ class BusService
 
     std::unique_ptr<sdbus::IConnection> connection;
     MainLoop loop;
+    std::unique_ptr<Ledger> ledger;
     DeviceManager manager;
     PolicyEnforcer enforcer;
     UdevRulesWriter udevRules;
+    PluginHost pluginHost;
+    PluginDevices plugins;
     Authorizer authorizer;
     LeaseTable leases;
     WorkerPool pool;
@@ -98,6 +112,7 @@ class BusService
     std::unique_ptr<ManagerAdaptor> root;
     std::shared_ptr<const Policy> policyInForce;
     std::unique_ptr<UeventPump> uevents;
+    std::unique_ptr<IdleExit> idleExit;
     bool stopped = false;
 };
 

@@ -4,6 +4,8 @@
 #include "operations.hpp"
 #include "requests.hpp"
 
+#include <fcntl.h>
+
 namespace vfiod::daemon
 {
 
@@ -42,12 +44,13 @@ std::vector<std::string> changedProperties(const DeviceInfo& before,
 }
 
 DeviceAdaptor::DeviceAdaptor(sdbus::IConnection& connection,
-                             const DeviceInfo& info, DeviceManager& manager,
-                             Requests& requests) :
+                             const DeviceInfo& info, const PluginStatus& status,
+                             DeviceManager& manager, Requests& requests) :
     AdaptorInterfaces(connection, pathOf(info.pci.address)),
     address(info.pci.address), manager(manager), requests(requests),
-    announced(info)
+    announced(info), announcedStatus(status)
 {
+    announced.plugin = status.plugin;
     registerAdaptor();
 }
 
@@ -71,8 +74,11 @@ void DeviceAdaptor::withdraw()
     emitInterfacesRemovedSignal();
 }
 
-void DeviceAdaptor::update(const DeviceInfo& now)
+void DeviceAdaptor::update(const DeviceInfo& fresh)
 {
+    // Plugin comes from PluginDevices, not from the manager.
+    DeviceInfo now = fresh;
+    now.plugin = announcedStatus.plugin;
     auto names = changedProperties(announced, now);
     announced = now;
     if (!names.empty())
@@ -82,10 +88,41 @@ void DeviceAdaptor::update(const DeviceInfo& now)
     }
 }
 
+void DeviceAdaptor::update(const PluginStatus& now)
+{
+    std::vector<std::string> names;
+    if (now.plugin != announcedStatus.plugin)
+    {
+        names.emplace_back("Plugin");
+    }
+    if (now.migrationFlags != announcedStatus.migrationFlags)
+    {
+        names.emplace_back("MigrationFlags");
+    }
+    if (now.migrationState != announcedStatus.migrationState)
+    {
+        names.emplace_back("MigrationState");
+    }
+    announcedStatus = now;
+    announced.plugin = now.plugin;
+    if (!names.empty())
+    {
+        emitPropertiesChangedSignal(org::vfiod1::Device_adaptor::INTERFACE_NAME,
+                                    names);
+    }
+}
+
+void DeviceAdaptor::progress(const std::string& phase, uint64_t bytes)
+{
+    emitMigrationProgress(phase, bytes);
+}
+
 DeviceInfo DeviceAdaptor::current()
 {
     auto info = manager.info(address);
-    return info ? *info : announced;
+    DeviceInfo now = info ? *info : announced;
+    now.plugin = announcedStatus.plugin;
+    return now;
 }
 
 DeviceRequest DeviceAdaptor::request(std::string_view method)
@@ -120,6 +157,16 @@ void DeviceAdaptor::Assign(sdbus::Result<sdbus::UnixFd>&& result,
     });
 }
 
+void DeviceAdaptor::Reattach(sdbus::Result<sdbus::UnixFd>&& result,
+                             std::string token, MethodOptions options)
+{
+    guarded("Reattach", [&] {
+        requireNoOptions("Reattach", options);
+        requests.reattach(request("Reattach"), std::move(token),
+                          std::move(result));
+    });
+}
+
 void DeviceAdaptor::Release(sdbus::Result<>&& result, MethodOptions options)
 {
     guarded("Release", [&] {
@@ -133,6 +180,98 @@ void DeviceAdaptor::Reset(sdbus::Result<>&& result, MethodOptions options)
     guarded("Reset", [&] {
         std::string method = stringOption("Reset", options, "method");
         requests.reset(request("Reset"), std::move(method), std::move(result));
+    });
+}
+
+namespace
+{
+
+/** @brief vfiod's own copy of a message's fd: the message closes its own. */
+UniqueFd duplicate(const sdbus::UnixFd& fd, std::string_view method)
+{
+    int copy = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
+    if (copy < 0)
+    {
+        fail(Errc::InvalidArgument,
+             std::string(method) + ": the file descriptor cannot be used");
+    }
+    return UniqueFd(copy);
+}
+
+} // namespace
+
+void DeviceAdaptor::SetMigrationState(
+    sdbus::Result<std::vector<std::string>>&& result, std::string state,
+    MethodOptions options)
+{
+    guarded("SetMigrationState", [&] {
+        requireNoOptions("SetMigrationState", options);
+        requests.setMigrationState(request("SetMigrationState"),
+                                   std::move(state), std::move(result));
+    });
+}
+
+void DeviceAdaptor::SaveState(sdbus::Result<>&& result, sdbus::UnixFd sink,
+                              MethodOptions options)
+{
+    guarded("SaveState", [&] {
+        requireNoOptions("SaveState", options);
+        requests.saveState(request("SaveState"), duplicate(sink, "SaveState"),
+                           std::move(result));
+    });
+}
+
+void DeviceAdaptor::LoadState(sdbus::Result<>&& result, sdbus::UnixFd source,
+                              MethodOptions options)
+{
+    guarded("LoadState", [&] {
+        requireNoOptions("LoadState", options);
+        requests.loadState(request("LoadState"), duplicate(source, "LoadState"),
+                           std::move(result));
+    });
+}
+
+void DeviceAdaptor::Migrate(sdbus::Result<>&& result, sdbus::ObjectPath target,
+                            MethodOptions options)
+{
+    guarded("Migrate", [&] {
+        requireNoOptions("Migrate", options);
+        std::optional<PciAddress> to;
+        std::string_view path = target;
+        if (path.starts_with(devicesPath))
+        {
+            PciAddress parsed;
+            std::string element(path.substr(devicesPath.size()));
+            for (const PciAddress& known : manager.addresses())
+            {
+                if (known.objectPathElement() == element)
+                {
+                    parsed = known;
+                    to = parsed;
+                    break;
+                }
+            }
+        }
+        if (!to)
+        {
+            fail(Errc::NotFound, "Migrate: " + std::string(target) +
+                                     " is not a device of this host");
+        }
+        if (*to == address)
+        {
+            fail(Errc::InvalidArgument,
+                 "Migrate: the target is the device itself");
+        }
+        requests.migrate(request("Migrate"), *to, std::move(result));
+    });
+}
+
+void DeviceAdaptor::CancelMigration(sdbus::Result<>&& result,
+                                    MethodOptions options)
+{
+    guarded("CancelMigration", [&] {
+        requireNoOptions("CancelMigration", options);
+        requests.cancelMigration(request("CancelMigration"), std::move(result));
     });
 }
 
@@ -210,13 +349,12 @@ std::vector<std::string> DeviceAdaptor::ResetMethods()
 
 std::vector<std::string> DeviceAdaptor::MigrationFlags()
 {
-    // Migration is not implemented yet: no device is migratable.
-    return {};
+    return announcedStatus.migrationFlags;
 }
 
 std::string DeviceAdaptor::MigrationState()
 {
-    return {};
+    return announcedStatus.migrationState;
 }
 
 } // namespace vfiod::daemon

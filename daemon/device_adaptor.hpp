@@ -2,6 +2,7 @@
 
 #include "device_manager.hpp"
 #include "method_options.hpp"
+#include "plugin_devices.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
 #include <vfiod1_device_adaptor.h>
@@ -35,7 +36,8 @@ class DeviceAdaptor final :
      * clients about it.
      */
     DeviceAdaptor(sdbus::IConnection& connection, const DeviceInfo& info,
-                  DeviceManager& manager, Requests& requests);
+                  const PluginStatus& status, DeviceManager& manager,
+                  Requests& requests);
     ~DeviceAdaptor();
 
     DeviceAdaptor(const DeviceAdaptor&) = delete;
@@ -56,13 +58,31 @@ class DeviceAdaptor final :
      */
     void update(const DeviceInfo& now);
 
+    /** @brief update() for the plugin and migration properties. */
+    void update(const PluginStatus& now);
+
+    /** @brief The MigrationProgress signal. */
+    void progress(const std::string& phase, uint64_t bytes);
+
   private:
     void Bind(sdbus::Result<>&& result, MethodOptions options) override;
     void Unbind(sdbus::Result<>&& result, MethodOptions options) override;
     void Assign(sdbus::Result<sdbus::UnixFd>&& result,
                 MethodOptions options) override;
+    void Reattach(sdbus::Result<sdbus::UnixFd>&& result, std::string token,
+                  MethodOptions options) override;
     void Release(sdbus::Result<>&& result, MethodOptions options) override;
     void Reset(sdbus::Result<>&& result, MethodOptions options) override;
+    void SetMigrationState(sdbus::Result<std::vector<std::string>>&& result,
+                           std::string state, MethodOptions options) override;
+    void SaveState(sdbus::Result<>&& result, sdbus::UnixFd sink,
+                   MethodOptions options) override;
+    void LoadState(sdbus::Result<>&& result, sdbus::UnixFd source,
+                   MethodOptions options) override;
+    void Migrate(sdbus::Result<>&& result, sdbus::ObjectPath target,
+                 MethodOptions options) override;
+    void CancelMigration(sdbus::Result<>&& result,
+                         MethodOptions options) override;
 
     std::string Address() override;
     uint16_t VendorId() override;
@@ -88,7 +108,8 @@ class DeviceAdaptor final :
     PciAddress address;
     DeviceManager& manager;
     Requests& requests;
-    DeviceInfo announced; ///< what the bus was last told
+    DeviceInfo announced;         ///< what the bus was last told
+    PluginStatus announcedStatus; ///< likewise, of the plugin
 };
 
 /**

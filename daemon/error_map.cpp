@@ -28,6 +28,8 @@ constexpr std::array<std::pair<Errc, std::string_view>, 8> errorNames{{
 
 } // namespace
 
+const std::string_view cancelledErrorName = "org.vfiod1.Error.Cancelled";
+
 std::string busErrorName(Errc code)
 {
     for (const auto& [errc, name] : errorNames)

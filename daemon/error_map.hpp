@@ -16,6 +16,12 @@ inline constexpr std::string_view accessDeniedErrorName =
     "org.freedesktop.DBus.Error.AccessDenied";
 
 /**
+ * @brief A save, load or migrate that CancelMigration stopped. Not a core
+ * code: the core reports it as a MigrationFailure that was cancelled().
+ */
+extern const std::string_view cancelledErrorName;
+
+/**
  * @brief The D-Bus error name of a core error code:
  * "org.vfiod1.Error.<Name>", except AccessDenied, which uses the standard
  * org.freedesktop.DBus.Error.AccessDenied that every D-Bus tool knows.

@@ -4,6 +4,7 @@
 #include "fd.hpp"
 #include "pci_address.hpp"
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <optional>
@@ -49,9 +50,27 @@ class LeaseTable
     LeaseTable(const LeaseTable&) = delete;
     LeaseTable& operator=(const LeaseTable&) = delete;
 
-    /** @brief Holds @p daemonEnd for @p owner; replaces an older lease. */
+    /** @brief Holds @p daemonEnd for @p owner; replaces an older lease,
+     *  and ends the wait of a detached one. */
     void hold(const PciAddress& address, const std::string& owner,
               UniqueFd daemonEnd);
+
+    /**
+     * @brief An assignment that survived a restart of vfiod but whose
+     * holder has not re-attached yet: unless hold() is called for it within
+     * @p grace, it expires as a hang-up does.
+     */
+    void awaitReattach(const PciAddress& address, const std::string& owner,
+                       std::chrono::milliseconds grace);
+
+    /** @brief No lease held and none awaited. */
+    bool empty() const noexcept
+    {
+        return leases.empty() && detached.empty();
+    }
+
+    /** @brief Whether the device's lease waits for its holder. */
+    bool awaitsReattach(const PciAddress& address) const;
 
     /** @brief Closes the lease of the device, if any (Release). */
     void drop(const PciAddress& address);
@@ -72,12 +91,21 @@ class LeaseTable
         std::string owner;
         UniqueFd fd;
     };
+    struct Detached
+    {
+        std::string owner;
+        std::chrono::steady_clock::time_point deadline;
+    };
 
     void onReadable(const PciAddress& address, short revents);
+    void armTimer();
+    void onTimer();
 
     MainLoop& loop;
     Expired onExpired;
     std::map<PciAddress, Lease> leases;
+    std::map<PciAddress, Detached> detached;
+    UniqueFd timer; ///< timerfd: the earliest re-attach deadline
 };
 
 } // namespace vfiod::daemon

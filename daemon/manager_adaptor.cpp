@@ -6,6 +6,7 @@
 #include "error.hpp"
 #include "error_map.hpp"
 #include "object_tree.hpp"
+#include "plugin_devices.hpp"
 #include "requests.hpp"
 #include "udev_rules_writer.hpp"
 
@@ -15,10 +16,11 @@ namespace vfiod::daemon
 ManagerAdaptor::ManagerAdaptor(sdbus::IConnection& connection,
                                const ObjectTree& tree, Requests& requests,
                                const UdevRulesWriter& udevRules,
-                               std::string backend) :
+                               std::string backend,
+                               const PluginDevices& plugins) :
     AdaptorInterfaces(connection, objectPath),
     tree(tree), requests(requests), udevRules(udevRules),
-    backend(std::move(backend))
+    backend(std::move(backend)), plugins(plugins)
 {
     registerAdaptor();
 }
@@ -92,6 +94,21 @@ std::string ManagerAdaptor::Version()
 std::string ManagerAdaptor::Backend()
 {
     return backend;
+}
+
+std::vector<sdbus::Struct<std::string, std::string, uint32_t, uint32_t>>
+    ManagerAdaptor::Plugins()
+{
+    return guarded("Plugins", [&] {
+        std::vector<sdbus::Struct<std::string, std::string, uint32_t, uint32_t>>
+            list;
+        for (const PluginInfo& plugin : plugins.plugins())
+        {
+            list.emplace_back(plugin.name, plugin.path, plugin.abiMajor,
+                              plugin.abiMinor);
+        }
+        return list;
+    });
 }
 
 } // namespace vfiod::daemon

@@ -10,6 +10,7 @@ namespace vfiod::daemon
 {
 
 class ObjectTree;
+class PluginDevices;
 class Requests;
 class UdevRulesWriter;
 
@@ -27,7 +28,7 @@ class ManagerAdaptor final :
 
     ManagerAdaptor(sdbus::IConnection& connection, const ObjectTree& tree,
                    Requests& requests, const UdevRulesWriter& udevRules,
-                   std::string backend);
+                   std::string backend, const PluginDevices& plugins);
     ~ManagerAdaptor();
 
     ManagerAdaptor(const ManagerAdaptor&) = delete;
@@ -42,11 +43,14 @@ class ManagerAdaptor final :
     std::string UdevRules() override;
     std::string Version() override;
     std::string Backend() override;
+    std::vector<sdbus::Struct<std::string, std::string, uint32_t, uint32_t>>
+        Plugins() override;
 
     const ObjectTree& tree;
     Requests& requests;
     const UdevRulesWriter& udevRules;
     std::string backend;
+    const PluginDevices& plugins;
 };
 
 } // namespace vfiod::daemon

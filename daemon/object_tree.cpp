@@ -2,14 +2,15 @@
 
 #include "device_adaptor.hpp"
 #include "logging.hpp"
+#include "plugin_devices.hpp"
 
 namespace vfiod::daemon
 {
 
 ObjectTree::ObjectTree(sdbus::IConnection& connection, DeviceManager& manager,
-                       Requests& requests) :
+                       PluginDevices& plugins, Requests& requests) :
     connection(connection),
-    manager(manager), requests(requests)
+    manager(manager), plugins(plugins), requests(requests)
 {}
 
 ObjectTree::~ObjectTree()
@@ -42,6 +43,7 @@ void ObjectTree::sync(const PciAddress& address)
         return;
     }
     it->second->update(*info);
+    it->second->update(plugins.status(address));
 }
 
 void ObjectTree::exportAll()
@@ -54,8 +56,8 @@ void ObjectTree::exportAll()
 
 void ObjectTree::add(const DeviceInfo& info)
 {
-    auto object =
-        std::make_unique<DeviceAdaptor>(connection, info, manager, requests);
+    auto object = std::make_unique<DeviceAdaptor>(
+        connection, info, plugins.status(info.pci.address), manager, requests);
     object->announce();
     logDebug("exported " + DeviceAdaptor::pathOf(info.pci.address));
     objects.emplace(info.pci.address, std::move(object));
@@ -91,6 +93,15 @@ std::vector<std::string> ObjectTree::paths() const
 bool ObjectTree::contains(const PciAddress& address) const
 {
     return objects.contains(address);
+}
+
+void ObjectTree::progress(const PciAddress& address, const std::string& phase,
+                          uint64_t bytes)
+{
+    if (auto it = objects.find(address); it != objects.end())
+    {
+        it->second->progress(phase, bytes);
+    }
 }
 
 void ObjectTree::clear()

@@ -16,6 +16,7 @@ namespace vfiod::daemon
 {
 
 class DeviceAdaptor;
+class PluginDevices;
 class Requests;
 
 /**
@@ -30,7 +31,7 @@ class ObjectTree
 {
   public:
     ObjectTree(sdbus::IConnection& connection, DeviceManager& manager,
-               Requests& requests);
+               PluginDevices& plugins, Requests& requests);
     ~ObjectTree();
 
     ObjectTree(const ObjectTree&) = delete;
@@ -47,6 +48,10 @@ class ObjectTree
 
     bool contains(const PciAddress& address) const;
 
+    /** @brief MigrationProgress on the device's object, if it has one. */
+    void progress(const PciAddress& address, const std::string& phase,
+                  uint64_t bytes);
+
     size_t size() const noexcept
     {
         return objects.size();
@@ -62,6 +67,7 @@ class ObjectTree
 
     sdbus::IConnection& connection;
     DeviceManager& manager;
+    PluginDevices& plugins;
     Requests& requests;
     std::map<PciAddress, std::unique_ptr<DeviceAdaptor>> objects;
 };

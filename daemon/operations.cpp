@@ -4,11 +4,20 @@
 #include "error.hpp"
 #include "error_map.hpp"
 #include "lease.hpp"
+#include "ledger.hpp"
 #include "logging.hpp"
+#include "plugin_devices.hpp"
 #include "udev_rules_writer.hpp"
 #include "worker_pool.hpp"
 
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <mutex>
+#include <system_error>
 
 namespace vfiod::daemon
 {
@@ -84,10 +93,13 @@ std::map<std::string, sdbus::Variant> explainReply(const PolicyReport& report)
 Operations::Operations(DeviceManager& manager, PolicyEnforcer& enforcer,
                        UdevRulesWriter& udevRules, const Authorizer& authorizer,
                        ConfigStore& config, LeaseTable& leases,
-                       ApplyConfig applyConfig) :
+                       ApplyConfig applyConfig, PluginDevices& plugins,
+                       StatusChanged statusChanged, ProgressSink progress) :
     manager(manager),
     enforcer(enforcer), udevRules(udevRules), authorizer(authorizer),
-    config(config), leases(leases), applyConfig(std::move(applyConfig))
+    config(config), leases(leases), applyConfig(std::move(applyConfig)),
+    plugins(plugins), statusChanged(std::move(statusChanged)),
+    progress(std::move(progress))
 {}
 
 namespace
@@ -126,6 +138,11 @@ void Operations::applyPolicy(const PciAddress& address)
             udevRules.update(*enforcer.policy());
         }
         logOutcome(enforcer.apply(address));
+        // The policy may name the device's plugin.
+        if (plugins.refresh(address))
+        {
+            statusChanged(address);
+        }
     }
     catch (const std::exception& e)
     {
@@ -198,7 +215,7 @@ void Operations::bind(WorkerContext& context, const DeviceRequest& request,
 {
     answer(reply, [&] {
         Caller caller = authorizeDevice(context, request, Action::Bind);
-        manager.bind(request.address, options.driver, options.wholeGroup);
+        bindWithPlugin(request, options.driver, options.wholeGroup);
         logInfo(request.what + " by " + caller.owner() + ": done");
         reply.succeed();
     });
@@ -209,6 +226,7 @@ void Operations::unbind(WorkerContext& context, const DeviceRequest& request,
 {
     answer(reply, [&] {
         Caller caller = authorizeDevice(context, request, Action::Bind);
+        leaveMigration(request);
         manager.unbind(request.address);
         logInfo(request.what + " by " + caller.owner() + ": done");
         reply.succeed();
@@ -222,20 +240,32 @@ void Operations::assign(WorkerContext& context, const DeviceRequest& request,
     answer(reply, [&] {
         Caller caller = authorizeDevice(context, request, Action::Assign);
         std::string owner = caller.owner();
-        manager.assign(request.address, owner, driver);
+        std::string token = newLeaseToken();
+        assignWithPlugin(request, owner, driver, token);
         logInfo(request.what + " to " + owner + ": done");
-        handOverLease(request.address, owner, reply);
+        handOverLease(request.address, owner, token, reply);
     });
 }
 
 void Operations::handOverLease(const PciAddress& address,
                                const std::string& owner,
+                               const std::string& token,
                                PendingReply<sdbus::UnixFd>& reply)
 {
     LeaseEnds ends;
     try
     {
         ends = makeLease();
+        // The token rides on the lease itself, so the API keeps its
+        // signature and only the holder ever sees it.
+        std::string line = token + "\n";
+        if (::send(ends.daemonEnd.get(), line.data(), line.size(),
+                   MSG_DONTWAIT | MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(line.size()))
+        {
+            throw std::system_error(errno, std::generic_category(),
+                                    "cannot write the lease token");
+        }
     }
     catch (...)
     {
@@ -251,11 +281,35 @@ void Operations::handOverLease(const PciAddress& address,
     });
 }
 
+void Operations::reattach(WorkerContext& context, const DeviceRequest& request,
+                          const std::string& token,
+                          PendingReply<sdbus::UnixFd>& reply)
+{
+    answer(reply, [&] {
+        Caller caller = authorizeDevice(context, request, Action::Assign);
+        auto info = manager.info(request.address);
+        // The token proves the holder; the uid keeps a leaked token from
+        // being of use to another user.
+        if (info && !authorizer.isPrivileged(caller.uid) &&
+            ownerUid(info->owner) != caller.uid)
+        {
+            fail(Errc::AccessDenied, request.what + ": assigned to " +
+                                         info->owner + ", not to uid " +
+                                         std::to_string(caller.uid));
+        }
+        std::string owner = caller.owner();
+        manager.reattach(request.address, token, owner);
+        logInfo(request.what + ": re-attached by " + owner);
+        handOverLease(request.address, owner, token, reply);
+    });
+}
+
 void Operations::release(WorkerContext& context, const DeviceRequest& request,
                          PendingReply<>& reply)
 {
     answer(reply, [&] {
         Caller caller = authorizeDevice(context, request, Action::Assign);
+        plugins.requireNotHeld(request.address, request.what);
         releaseAs(caller, request);
         logInfo(request.what + " by " + caller.owner() + ": done");
         // Replied once the policy's on-release steps are done, so that the
@@ -297,8 +351,494 @@ void Operations::reset(WorkerContext& context, const DeviceRequest& request,
 {
     answer(reply, [&] {
         Caller caller = authorizeDevice(context, request, Action::Reset);
-        manager.reset(request.address,
-                      enforcer.resetMethodFor(request.address, method));
+        resetWithPlugin(request,
+                        enforcer.resetMethodFor(request.address, method));
+        logInfo(request.what + " by " + caller.owner() + ": done");
+        reply.succeed();
+    });
+}
+
+namespace
+{
+
+/** @brief The -errno a plugin's cleanup op is told a failure ended with. */
+int errnoOf(const Error& error) noexcept
+{
+    switch (error.code())
+    {
+        case Errc::NotFound:
+            return -ENODEV;
+        case Errc::InvalidArgument:
+            return -EINVAL;
+        case Errc::Busy:
+            return -EBUSY;
+        case Errc::NotViable:
+            return -EPERM;
+        case Errc::NotSupported:
+            return -EOPNOTSUPP;
+        case Errc::TimedOut:
+            return -ETIMEDOUT;
+        case Errc::AccessDenied:
+            return -EACCES;
+        case Errc::Failed:
+            break;
+    }
+    return -EIO;
+}
+
+/** @brief A cleanup op that fails is logged: the operation's own outcome
+ *  is what the caller gets. */
+template <typename Cleanup>
+void cleanupQuietly(const PciAddress& address, Cleanup&& cleanup)
+{
+    try
+    {
+        cleanup();
+    }
+    catch (const std::exception& e)
+    {
+        logWarning("plugin cleanup for " + address.str() + ": " + e.what() +
+                   ", ignoring");
+    }
+}
+
+/// The generic plugin resets as vfiod itself does (sysfs): vfiod keeps its
+/// own path for it, which holds the IOMMU group lock.
+constexpr std::string_view genericPlugin = "vfio-pci";
+
+} // namespace
+
+void Operations::leaveMigration(const DeviceRequest& request)
+{
+    plugins.requireNotHeld(request.address, request.what);
+    if (plugins.endSession(request.address))
+    {
+        statusChanged(request.address);
+    }
+}
+
+void Operations::giveBackAfterPrepare(const PciAddress& address)
+{
+    // The bind failed after a prepare had taken the device off its driver:
+    // the rollback leaves it where the prepare left it, without one.
+    auto info = manager.info(address);
+    if (!info || !info->pci.driver.empty() || !info->originalDriver)
+    {
+        return;
+    }
+    try
+    {
+        manager.unbind(address);
+    }
+    catch (const std::exception& e)
+    {
+        logWarning(address.str() + ": cannot return it to " +
+                   *info->originalDriver + " after a failed bind: " + e.what());
+    }
+}
+
+std::string Operations::bindWithPlugin(const DeviceRequest& request,
+                                       const std::string& requested,
+                                       bool wholeGroup)
+{
+    leaveMigration(request);
+    std::optional<PluginDevice> plugin = plugins.deviceFor(request.address);
+    std::string driver = requested;
+    if (plugin && driver.empty())
+    {
+        driver = plugin->chooseDriver(); // before modules.alias
+    }
+    // The plugin prepares only a real move: prepare ops may unbind.
+    std::string target = manager.chooseVfioDriver(request.address, driver);
+    auto info = manager.info(request.address);
+    bool moves = plugin && info && info->pci.driver != target;
+    if (moves)
+    {
+        // A prepare may unbind the device itself: its driver is recorded
+        // first, or the give-back would not know it.
+        manager.rememberOriginalDriver(request.address);
+        plugin->prepareBind(target);
+    }
+    try
+    {
+        manager.bind(request.address, driver, wholeGroup);
+    }
+    catch (const Error& e)
+    {
+        if (moves)
+        {
+            cleanupQuietly(request.address,
+                           [&] { plugin->cleanupBind(target, errnoOf(e)); });
+            giveBackAfterPrepare(request.address);
+        }
+        throw;
+    }
+    if (moves)
+    {
+        cleanupQuietly(request.address,
+                       [&] { plugin->cleanupBind(target, 0); });
+    }
+    return target;
+}
+
+void Operations::assignWithPlugin(const DeviceRequest& request,
+                                  const std::string& owner,
+                                  const std::string& requested,
+                                  const std::string& token)
+{
+    leaveMigration(request);
+    std::optional<PluginDevice> plugin = plugins.deviceFor(request.address);
+    std::string driver = requested;
+    if (plugin && driver.empty())
+    {
+        driver = plugin->chooseDriver();
+    }
+    auto info = manager.info(request.address);
+    if (plugin && info && !isVfioDriver(info->pci.driver))
+    {
+        // Assign binds first: the bind hooks run around that bind.
+        std::string target = manager.chooseVfioDriver(request.address, driver);
+        manager.rememberOriginalDriver(request.address);
+        plugin->prepareBind(target);
+        try
+        {
+            manager.bind(request.address, driver);
+        }
+        catch (const Error& e)
+        {
+            cleanupQuietly(request.address,
+                           [&] { plugin->cleanupBind(target, errnoOf(e)); });
+            giveBackAfterPrepare(request.address);
+            throw;
+        }
+        cleanupQuietly(request.address,
+                       [&] { plugin->cleanupBind(target, 0); });
+    }
+    if (plugin)
+    {
+        plugin->prepareAssign();
+    }
+    try
+    {
+        manager.assign(request.address, owner, driver, token);
+    }
+    catch (const Error& e)
+    {
+        if (plugin)
+        {
+            cleanupQuietly(request.address,
+                           [&] { plugin->cleanupAssign(errnoOf(e)); });
+        }
+        throw;
+    }
+    if (plugin)
+    {
+        cleanupQuietly(request.address, [&] { plugin->cleanupAssign(0); });
+    }
+}
+
+void Operations::resetWithPlugin(const DeviceRequest& request,
+                                 const std::string& method)
+{
+    leaveMigration(request);
+    std::optional<PluginDevice> plugin = plugins.deviceFor(request.address);
+    if (!plugin || !plugin->canReset() || plugin->pluginName() == genericPlugin)
+    {
+        manager.reset(request.address, method);
+        return;
+    }
+    auto info = manager.info(request.address);
+    if (info && !method.empty() &&
+        std::find(info->pci.resetMethods.begin(), info->pci.resetMethods.end(),
+                  method) == info->pci.resetMethods.end())
+    {
+        fail(Errc::NotSupported, request.what + ": \"" + method +
+                                     "\" is not one of the device's reset "
+                                     "methods");
+    }
+    try
+    {
+        plugin->reset(method);
+    }
+    catch (const Error& e)
+    {
+        manager.setLastError(request.address, e.what());
+        throw;
+    }
+    manager.setLastError(request.address, "");
+    if (plugins.refresh(request.address))
+    {
+        statusChanged(request.address);
+    }
+}
+
+void Operations::afterMigration(const PciAddress& address)
+{
+    try
+    {
+        if (plugins.settle(address))
+        {
+            statusChanged(address);
+        }
+    }
+    catch (const std::exception& e)
+    {
+        logWarning("migration status of " + address.str() + ": " + e.what() +
+                   ", ignoring");
+    }
+}
+
+namespace
+{
+
+/** @brief MigrationProgress at a bounded rate: phase changes at once,
+ *  bytes at most every 200 ms. Called from the save and load threads. */
+class ProgressThrottle
+{
+  public:
+    using Clock = std::chrono::steady_clock;
+    static constexpr auto interval = std::chrono::milliseconds(200);
+
+    ProgressThrottle(PciAddress address, Operations::ProgressSink sink) :
+        address(address), sink(std::move(sink))
+    {}
+
+    void operator()(const migration::Progress& progress)
+    {
+        std::lock_guard lock(mutex);
+        Clock::time_point now = Clock::now();
+        if (progress.phase == phase && now - last < interval)
+        {
+            pending = progress.bytes;
+            return;
+        }
+        phase = progress.phase;
+        last = now;
+        pending.reset();
+        sink(address, phase, progress.bytes);
+    }
+
+    /** @brief The last bytes held back, so that a client sees the total. */
+    void flush()
+    {
+        std::lock_guard lock(mutex);
+        if (pending)
+        {
+            sink(address, phase, *pending);
+            pending.reset();
+        }
+    }
+
+  private:
+    PciAddress address;
+    Operations::ProgressSink sink;
+    std::mutex mutex;
+    std::string phase;
+    Clock::time_point last;
+    std::optional<uint64_t> pending;
+};
+
+/** @brief Holds devices for one migration job (PluginDevices::hold). */
+class Hold
+{
+  public:
+    Hold(PluginDevices& plugins, std::vector<PciAddress> addresses,
+         const std::string& what) :
+        plugins(plugins),
+        addresses(std::move(addresses))
+    {
+        plugins.hold(this->addresses, what);
+    }
+    ~Hold()
+    {
+        plugins.unhold(addresses);
+    }
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+  private:
+    PluginDevices& plugins;
+    std::vector<PciAddress> addresses;
+};
+
+/** @brief The error a MigrationFailure goes to the bus with: Cancelled for
+ *  a cancellation, the mapped code otherwise; the message says where the
+ *  device was left. */
+sdbus::Error migrationBusError(const std::string& what)
+{
+    try
+    {
+        throw;
+    }
+    catch (const migration::MigrationFailure& e)
+    {
+        if (e.cancelled())
+        {
+            return sdbus::Error(std::string(cancelledErrorName),
+                                what + ": " + e.what());
+        }
+        return sdbus::Error(busErrorName(e.code()), what + ": " + e.what());
+    }
+    catch (...)
+    {
+        return currentBusError(what);
+    }
+}
+
+} // namespace
+
+template <typename Body>
+void Operations::runMigration(const DeviceRequest& request, MigrationJob& job,
+                              const std::vector<PciAddress>& devices,
+                              Body&& body)
+{
+    // Replied once the status is on the bus: a caller that sees the reply
+    // sees the state the device ended in.
+    std::optional<sdbus::Error> error;
+    try
+    {
+        Hold hold(plugins, devices, request.what);
+        if (job.cancel && job.cancel->cancelled())
+        {
+            std::string state = plugins.status(request.address).migrationState;
+            throw migration::MigrationFailure(
+                Errc::Failed,
+                "cancelled before it started; nothing changed" +
+                    (state.empty() ? std::string()
+                                   : ": the device is in " + state),
+                migration::parseState(state).value_or(
+                    migration::State::Running),
+                true);
+        }
+        try
+        {
+            body();
+        }
+        catch (...)
+        {
+            error = migrationBusError(request.what);
+        }
+        for (const PciAddress& address : devices)
+        {
+            afterMigration(address);
+        }
+    }
+    catch (...)
+    {
+        error = migrationBusError(request.what);
+    }
+    if (job.cancel)
+    {
+        plugins.unqueue(job.cancel);
+    }
+    if (error)
+    {
+        throw *error;
+    }
+}
+
+void Operations::setMigrationState(
+    WorkerContext& context, const DeviceRequest& request,
+    const std::string& state, PendingReply<std::vector<std::string>>& reply)
+{
+    answer(reply, [&] {
+        std::optional<migration::State> target = migration::parseState(state);
+        if (!target)
+        {
+            fail(Errc::InvalidArgument,
+                 request.what + ": unknown migration state \"" + state +
+                     "\" (STOP, RUNNING, STOP_COPY, RESUMING, RUNNING_P2P, "
+                     "PRE_COPY, PRE_COPY_P2P)");
+        }
+        Caller caller = authorizeDevice(context, request, Action::Migrate);
+        std::vector<std::string> path;
+        MigrationJob none;
+        runMigration(request, none, {request.address}, [&] {
+            migration::MigrationEngine& engine =
+                plugins.engine(request.address);
+            for (migration::State step : engine.setState(*target))
+            {
+                path.emplace_back(migration::stateName(step));
+            }
+        });
+        logInfo(request.what + " by " + caller.owner() + ": done");
+        reply.succeed(std::move(path));
+    });
+}
+
+void Operations::saveState(WorkerContext& context, const DeviceRequest& request,
+                           MigrationJob& job, PendingReply<>& reply)
+{
+    answer(reply, [&] {
+        Caller caller = authorizeDevice(context, request, Action::Migrate);
+        ProgressThrottle throttle(request.address, progress);
+        runMigration(request, job, {request.address}, [&] {
+            migration::StreamOptions options;
+            options.cancel = job.cancel.get();
+            options.progress = std::ref(throttle);
+            plugins.engine(request.address).save(job.fd.get(), options);
+            job.fd.reset(); // the reader sees the end of the stream now
+            throttle.flush();
+        });
+        logInfo(request.what + " by " + caller.owner() + ": done");
+        reply.succeed();
+    });
+}
+
+void Operations::loadState(WorkerContext& context, const DeviceRequest& request,
+                           MigrationJob& job, PendingReply<>& reply)
+{
+    answer(reply, [&] {
+        Caller caller = authorizeDevice(context, request, Action::Migrate);
+        ProgressThrottle throttle(request.address, progress);
+        runMigration(request, job, {request.address}, [&] {
+            migration::StreamOptions options;
+            options.cancel = job.cancel.get();
+            options.progress = std::ref(throttle);
+            plugins.engine(request.address).load(job.fd.get(), options);
+            throttle.flush();
+        });
+        logInfo(request.what + " by " + caller.owner() + ": done");
+        reply.succeed();
+    });
+}
+
+void Operations::migrate(WorkerContext& context, const DeviceRequest& request,
+                         MigrationJob& job, PendingReply<>& reply)
+{
+    answer(reply, [&] {
+        Caller caller = authorizeDevice(context, request, Action::Migrate);
+        PciAddress target = *job.target;
+        DeviceRequest onTarget{request.sender, target, request.what};
+        authorizeDevice(context, onTarget, Action::Migrate);
+        ProgressThrottle throttle(request.address, progress);
+        runMigration(request, job, {request.address, target}, [&] {
+            migration::MigrationEngine& source =
+                plugins.engine(request.address);
+            migration::MigrationEngine& destination = plugins.engine(target);
+            migration::StreamOptions options;
+            options.cancel = job.cancel.get();
+            options.progress = std::ref(throttle);
+            migration::migrate(source, destination, options);
+            throttle.flush();
+        });
+        logInfo(request.what + " by " + caller.owner() + ": done");
+        reply.succeed();
+    });
+}
+
+void Operations::cancelMigration(WorkerContext& context,
+                                 const DeviceRequest& request,
+                                 PendingReply<>& reply)
+{
+    answer(reply, [&] {
+        Caller caller = authorizeDevice(context, request, Action::Migrate);
+        if (plugins.cancel(request.address) == 0)
+        {
+            fail(Errc::NotFound, request.what +
+                                     ": no save, load or migrate is in "
+                                     "progress or queued on the device");
+        }
         logInfo(request.what + " by " + caller.owner() + ": done");
         reply.succeed();
     });

@@ -1,5 +1,6 @@
 #include "requests.hpp"
 
+#include "plugin_devices.hpp"
 #include "worker_pool.hpp"
 
 namespace vfiod::daemon
@@ -15,8 +16,10 @@ constexpr auto ueventLane = "uevents";
 
 } // namespace
 
-Requests::Requests(MainLoop& loop, WorkerPool& pool, Operations& operations) :
-    loop(loop), pool(pool), operations(operations)
+Requests::Requests(MainLoop& loop, WorkerPool& pool, Operations& operations,
+                   PluginDevices& plugins) :
+    loop(loop),
+    pool(pool), operations(operations), plugins(plugins)
 {}
 
 void Requests::bind(DeviceRequest request, BindOptions options,
@@ -53,6 +56,18 @@ void Requests::assign(DeviceRequest request, std::string driver,
                 });
 }
 
+void Requests::reattach(DeviceRequest request, std::string token,
+                        sdbus::Result<sdbus::UnixFd>&& result)
+{
+    std::string lane = request.address.str();
+    PendingReply<sdbus::UnixFd> reply(std::move(result), loop, request.what);
+    pool.submit(lane,
+                [this, request = std::move(request), token = std::move(token),
+                 reply = std::move(reply)](WorkerContext& c) mutable {
+                    operations.reattach(c, request, token, reply);
+                });
+}
+
 void Requests::release(DeviceRequest request, sdbus::Result<>&& result)
 {
     std::string lane = request.address.str();
@@ -83,6 +98,78 @@ void Requests::reload(std::string sender, sdbus::Result<>&& result)
                  reply = std::move(reply)](WorkerContext& c) mutable {
                     operations.reload(c, sender, reply);
                 });
+}
+
+void Requests::setMigrationState(
+    DeviceRequest request, std::string state,
+    sdbus::Result<std::vector<std::string>>&& result)
+{
+    std::string lane = request.address.str();
+    PendingReply<std::vector<std::string>> reply(std::move(result), loop,
+                                                 request.what);
+    pool.submit(lane,
+                [this, request = std::move(request), state = std::move(state),
+                 reply = std::move(reply)](WorkerContext& c) mutable {
+                    operations.setMigrationState(c, request, state, reply);
+                });
+}
+
+void Requests::submitMigration(
+    DeviceRequest request, MigrationJob job, sdbus::Result<>&& result,
+    void (Operations::*run)(WorkerContext&, const DeviceRequest&, MigrationJob&,
+                            PendingReply<>&))
+{
+    std::vector<PciAddress> devices{request.address};
+    if (job.target)
+    {
+        devices.push_back(*job.target);
+    }
+    job.cancel = plugins.queue(devices);
+    std::string lane = request.address.str();
+    PendingReply<> reply(std::move(result), loop, request.what);
+    pool.submit(lane,
+                [this, run, request = std::move(request), job = std::move(job),
+                 reply = std::move(reply)](WorkerContext& c) mutable {
+                    (operations.*run)(c, request, job, reply);
+                    plugins.unqueue(job.cancel);
+                });
+}
+
+void Requests::saveState(DeviceRequest request, UniqueFd fd,
+                         sdbus::Result<>&& result)
+{
+    MigrationJob job;
+    job.fd = std::move(fd);
+    submitMigration(std::move(request), std::move(job), std::move(result),
+                    &Operations::saveState);
+}
+
+void Requests::loadState(DeviceRequest request, UniqueFd fd,
+                         sdbus::Result<>&& result)
+{
+    MigrationJob job;
+    job.fd = std::move(fd);
+    submitMigration(std::move(request), std::move(job), std::move(result),
+                    &Operations::loadState);
+}
+
+void Requests::migrate(DeviceRequest request, PciAddress target,
+                       sdbus::Result<>&& result)
+{
+    MigrationJob job;
+    job.target = target;
+    submitMigration(std::move(request), std::move(job), std::move(result),
+                    &Operations::migrate);
+}
+
+void Requests::cancelMigration(DeviceRequest request, sdbus::Result<>&& result)
+{
+    std::string lane = "cancel " + request.address.str();
+    PendingReply<> reply(std::move(result), loop, request.what);
+    pool.submit(lane, [this, request = std::move(request),
+                       reply = std::move(reply)](WorkerContext& c) mutable {
+        operations.cancelMigration(c, request, reply);
+    });
 }
 
 void Requests::explain(

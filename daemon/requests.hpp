@@ -10,6 +10,7 @@ namespace vfiod::daemon
 {
 
 class MainLoop;
+class PluginDevices;
 class WorkerPool;
 
 /**
@@ -21,17 +22,40 @@ class WorkerPool;
 class Requests
 {
   public:
-    Requests(MainLoop& loop, WorkerPool& pool, Operations& operations);
+    Requests(MainLoop& loop, WorkerPool& pool, Operations& operations,
+             PluginDevices& plugins);
 
     void bind(DeviceRequest request, BindOptions options,
               sdbus::Result<>&& result);
     void unbind(DeviceRequest request, sdbus::Result<>&& result);
     void assign(DeviceRequest request, std::string driver,
                 sdbus::Result<sdbus::UnixFd>&& result);
+    void reattach(DeviceRequest request, std::string token,
+                  sdbus::Result<sdbus::UnixFd>&& result);
     void release(DeviceRequest request, sdbus::Result<>&& result);
     void reset(DeviceRequest request, std::string method,
                sdbus::Result<>&& result);
     void reload(std::string sender, sdbus::Result<>&& result);
+
+    void setMigrationState(DeviceRequest request, std::string state,
+                           sdbus::Result<std::vector<std::string>>&& result);
+    /**
+     * @brief SaveState, LoadState: @p fd is vfiod's own duplicate of the
+     * message's fd. The job is cancellable (CancelMigration) as soon as
+     * it is queued.
+     */
+    void saveState(DeviceRequest request, UniqueFd fd,
+                   sdbus::Result<>&& result);
+    void loadState(DeviceRequest request, UniqueFd fd,
+                   sdbus::Result<>&& result);
+    /** @brief Migrate, on the source's lane; the target is held by it. */
+    void migrate(DeviceRequest request, PciAddress target,
+                 sdbus::Result<>&& result);
+    /**
+     * @brief CancelMigration, on a lane of its own per device: it must not
+     * wait behind the save it cancels.
+     */
+    void cancelMigration(DeviceRequest request, sdbus::Result<>&& result);
     void explain(PciAddress address,
                  sdbus::Result<std::map<std::string, sdbus::Variant>>&& result);
 
@@ -49,9 +73,15 @@ class Requests
     void uevents(std::vector<Uevent> events);
 
   private:
+    void submitMigration(
+        DeviceRequest request, MigrationJob job, sdbus::Result<>&& result,
+        void (Operations::*run)(WorkerContext&, const DeviceRequest&,
+                                MigrationJob&, PendingReply<>&));
+
     MainLoop& loop;
     WorkerPool& pool;
     Operations& operations;
+    PluginDevices& plugins;
 };
 
 } // namespace vfiod::daemon

@@ -112,8 +112,14 @@ int runDaemon(int argc, char** argv)
         setLogLevel(options.verbose ? LogLevel::Debug : settings.logLevel);
 
         auto host = makeHost(options, settings);
+        ServicePaths paths;
+        paths.udevRulesDir = udevRulesDir(options, settings);
+        // A simulated host keeps its ledger with its simulated kernel: the
+        // records describe that machine, not this one.
+        paths.ledgerDir = options.simFile ? simStateDir(options, settings)
+                                          : settings.stateDir;
         BusService service(options.busAddress, config, *host, options.verbose,
-                           udevRulesDir(options, settings));
+                           paths);
         service.start();
         service.run(signals);
         return 0;

@@ -45,6 +45,8 @@ ERROR_MEANINGS = {
               "device was rolled back. The message says what failed.",
     "TimedOut": "The kernel did not finish in time, typically an unbind "
                 "waiting for a process that holds the device open.",
+    "Cancelled": "CancelMigration stopped the save, load or migrate; the "
+                 "message says which state the device was left in.",
 }
 
 DBUS_ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"

@@ -1,7 +1,10 @@
 #!/bin/bash
 # vfioctl against the real vfiod on a simulated host, on a private bus.
 #
-# usage: vfioctl_test.sh VFIOCTL VFIOD SOURCE_ROOT
+# usage: vfioctl_test.sh VFIOCTL VFIOD SOURCE_ROOT [PLUGIN_DIR]
+#
+# PLUGIN_DIR: the built plugins (the build tree's plugins/); without it the
+# plugin and migration checks are skipped.
 #
 # Every check prints "ok"/"FAIL"; the last line is "N passed, M failed".
 # Exit 0 when all passed, 1 otherwise, 77 (meson: skipped) when vfiod or the
@@ -12,6 +15,7 @@ set -u
 VFIOCTL=$1
 VFIOD=$2
 SRC=$3
+PLUGIN_DIR=${4:-}
 SIM_HOST="$SRC/conf/sim-host.toml"
 
 if [[ ! -x $VFIOD || ! -f $SIM_HOST ]]; then
@@ -158,12 +162,21 @@ CONF
 # Our own configuration, so no file of this machine is read, the state stays
 # in $TMP and the caller may change devices without asking polkit.
 mkdir -p "$TMP/state"
+PLUGIN_LINE=
+if [[ -n $PLUGIN_DIR ]]; then
+    PLUGIN_LINE="plugin_dir = \"$PLUGIN_DIR\""
+fi
 cat >"$TMP/vfiod.toml" <<CONF
 [daemon]
 state_dir = "$TMP/state"
+$PLUGIN_LINE
 
 [access]
 users = ["$(id -un)"]
+
+[timeouts]
+# Short, so that the re-attach check below sees a missed re-attach.
+lease_grace_ms = 3000
 CONF
 
 # A policy that changes nothing the other checks rely on: it binds nothing.
@@ -487,6 +500,145 @@ else
     fail "the previous policy stays in force" "$OUT" "$ERR"
 fi
 rm "$TMP/policy.d/20-broken.toml"
+
+# --- plugins and migration ---------------------------------------------
+
+if [[ -n $PLUGIN_DIR ]]; then
+    run v plugins
+    if [[ $RC == 0 && $OUT == NAME* && $OUT == *"vfio-pci"* &&
+        $OUT == *"sim "* ]]; then
+        pass "plugins lists the loaded plugins"
+    else
+        fail "plugins lists the loaded plugins" "exit $RC" "$OUT" "$ERR"
+    fi
+    run v --json plugins
+    if [[ $RC == 0 ]] && python3 -c '
+import json, sys
+names = [p["Name"] for p in json.load(sys.stdin)]
+assert "sim" in names and "vfio-pci" in names, names
+' <<<"$OUT"; then
+        pass "--json plugins"
+    else
+        fail "--json plugins" "exit $RC" "$OUT" "$ERR"
+    fi
+
+    run v migration-state 0b:00.3
+    if [[ $RC == 0 && $OUT == *"plugin: sim"* &&
+        $OUT == *"flags:  STOP_COPY P2P PRE_COPY"* &&
+        $OUT == *"state:  RUNNING"* ]]; then
+        pass "migration-state shows flags and state"
+    else
+        fail "migration-state shows flags and state" "exit $RC" "$OUT" "$ERR"
+    fi
+    run v migration-state 0b:00.3 STOP
+    if [[ $RC == 0 && $OUT == "RUNNING_P2P -> STOP" ]]; then
+        pass "migration-state ADDR STATE prints the path"
+    else
+        fail "migration-state ADDR STATE prints the path" "exit $RC" "$OUT" \
+            "$ERR"
+    fi
+    run v --json migration-state 0b:00.3 RUNNING
+    if [[ $RC == 0 ]] && python3 -c '
+import json, sys
+e = json.load(sys.stdin)
+assert e["Path"] == ["RUNNING_P2P", "RUNNING"], e
+assert e["MigrationState"] == "RUNNING", e
+assert e["MigrationFlags"] == ["STOP_COPY", "P2P", "PRE_COPY"], e
+' <<<"$OUT"; then
+        pass "--json migration-state"
+    else
+        fail "--json migration-state" "exit $RC" "$OUT" "$ERR"
+    fi
+    run v migration-state 0b:00.0 PRE_COPY
+    expect_rc "a state the device cannot reach: usage (2)" 2
+    run v migration-state 0b:00.0 SIDEWAYS
+    expect_rc "an unknown state: usage (2)" 2
+
+    run v save 0b:00.0 "$TMP/state.bin"
+    if [[ $RC == 0 && -s $TMP/state.bin && $OUT == *"now in STOP"* ]]; then
+        pass "save ADDR FILE"
+    else
+        fail "save ADDR FILE" "exit $RC" "$OUT" "$ERR"
+    fi
+    run v load 0b:00.1 "$TMP/state.bin"
+    if [[ $RC == 0 && $OUT == *"now in RUNNING"* ]]; then
+        pass "load ADDR FILE"
+    else
+        fail "load ADDR FILE" "exit $RC" "$OUT" "$ERR"
+    fi
+    # Through pipes: save - | load -.
+    OUT=$(v save 0b:00.1 - 2>"$TMP/stderr" | v --json load 0b:00.2 - \
+        2>>"$TMP/stderr")
+    RC=$?
+    ERR=$(<"$TMP/stderr")
+    if [[ $RC == 0 && $OUT == *'"MigrationState":"RUNNING"'* ]]; then
+        pass "save - | load -"
+    else
+        fail "save - | load -" "exit $RC" "$OUT" "$ERR"
+    fi
+    head -c 1000 /dev/zero >"$TMP/bad.bin"
+    run v load 0b:00.2 "$TMP/bad.bin"
+    if [[ $RC == 1 && $ERR == *RUNNING* ]]; then
+        pass "load of a bad stream fails (1) and says where the device is"
+    else
+        fail "load of a bad stream fails (1) and says where the device is" \
+            "exit $RC" "$OUT" "$ERR"
+    fi
+    run v load 0b:00.2 "$TMP/no-such-file"
+    expect_rc "load of a missing file: not found (3)" 3
+
+    run v migrate 0b:00.2 0b:00.3
+    if [[ $RC == 0 && $OUT == *"(STOP) -> 0000:0b:00.3 (RUNNING)"* &&
+        $ERR == *"moved"* ]]; then
+        pass "migrate SRC DST, with progress on stderr"
+    else
+        fail "migrate SRC DST, with progress on stderr" "exit $RC" "$OUT" \
+            "$ERR"
+    fi
+    run v migrate 0b:00.2 0b:00.2
+    expect_rc "migrate into itself: usage (2)" 2
+    run v migration-state 0b:00.2 RUNNING
+    expect_rc "migration-state back to RUNNING" 0
+fi
+
+# --- a holder re-attaches after vfiod restarts -------------------------
+
+"$VFIOCTL" assign "$FREE" >"$TMP/reattach.out" 2>&1 &
+HOLDER=$!
+BACKGROUND+=("$HOLDER")
+if wait_until 50 assigned; then
+    kill -KILL "$VFIOD_PID"
+    wait "$VFIOD_PID" 2>/dev/null
+    "$VFIOD" --sim "$SIM_HOST" --sim-state "$TMP/sim" \
+        --config "$TMP/vfiod.toml" --bus-address "$BUS" \
+        >>"$TMP/vfiod.log" 2>&1 &
+    VFIOD_PID=$!
+    reattached()
+    {
+        grep -q "re-attached to the assignment" "$TMP/reattach.out"
+    }
+    if wait_until 100 reattached; then
+        pass "assign re-attaches after vfiod is killed and restarted"
+    else
+        fail "assign re-attaches after vfiod is killed and restarted" \
+            "$(<"$TMP/reattach.out")" "$(tail -20 "$TMP/vfiod.log")"
+    fi
+    # Past the grace an assignment nobody re-attached would be released.
+    sleep 4
+    if [[ $(prop "$FREE" State) == assigned ]] && kill -0 "$HOLDER"; then
+        pass "the re-attached assignment outlives the grace period"
+    else
+        fail "the re-attached assignment outlives the grace period" \
+            "$(<"$TMP/reattach.out")"
+    fi
+    kill -TERM "$HOLDER"
+    wait "$HOLDER"
+    RC=$?
+    ERR=$(<"$TMP/reattach.out")
+    expect_rc "the re-attached holder ends cleanly" 0
+else
+    fail "assign $FREE for the re-attach check" "$(<"$TMP/reattach.out")"
+fi
 
 # --- vfiod gone --------------------------------------------------------
 

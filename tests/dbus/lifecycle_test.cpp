@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include <gtest/gtest.h>
 
 namespace vfiod::test
@@ -219,8 +221,8 @@ TEST_F(LifecycleTest, ShippedPolicyLetsOnlyRootOwnTheName)
     ::chmod((other / "vfiod.toml").c_str(), 0644);
     auto result = runCommand(
         asNobody({requiredEnv("VFIOD_BIN"), "--sim", other / "host.toml",
-                  "--sim-state", other / "sim", "--bus-address",
-                  bus->address(), "--config", other / "vfiod.toml"}));
+                  "--sim-state", other / "sim", "--bus-address", bus->address(),
+                  "--config", other / "vfiod.toml"}));
     EXPECT_EQ(result.status, 1) << result.output;
     EXPECT_NE(result.output.find("does not let this user own"),
               std::string::npos)
@@ -250,9 +252,27 @@ TEST_F(LifecycleTest, SigtermExitsCleanlyWithALeaseHeld)
     auto dev = device("0000:08:00.0");
     sdbus::UnixFd lease = dev->Assign({});
     EXPECT_EQ(bus->stopVfiod(), std::optional<int>(0)) << bus->vfiodLog();
-    // vfiod is gone: the holder sees the end of its lease.
-    char byte = 0;
-    EXPECT_EQ(::read(lease.get(), &byte, 1), 0);
+    // vfiod is gone: after the token line, the holder sees the end of its
+    // lease.
+    char buffer[64];
+    ssize_t token = ::read(lease.get(), buffer, sizeof buffer);
+    EXPECT_EQ(token, 33) << "a 32-digit token and a newline";
+    EXPECT_EQ(::read(lease.get(), buffer, sizeof buffer), 0);
+    expectCleanExit = false;
+}
+
+TEST_F(LifecycleTest, IdleExitEndsOnlyAnUnneededDaemon)
+{
+    startVfiod(std::string(defaultConfig) + "idle_exit_ms = 600\n");
+    auto nic = device("0000:03:00.0");
+    nic->Bind({});
+    // A device taken from its driver keeps vfiod.
+    std::this_thread::sleep_for(1500ms);
+    ASSERT_TRUE(bus->vfiodProcess()->running()) << bus->vfiodLog();
+    nic->Unbind({});
+    EXPECT_EQ(bus->vfiodProcess()->wait(10s), std::optional<int>(0))
+        << bus->vfiodLog();
+    EXPECT_NE(bus->vfiodLog().find("exiting"), std::string::npos);
     expectCleanExit = false;
 }
 

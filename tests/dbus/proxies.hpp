@@ -39,6 +39,10 @@ class DeviceProxy final :
     {
         unregisterProxy();
     }
+
+  private:
+    /** Recorded by SignalRecorder where a test needs it. */
+    void onMigrationProgress(const std::string&, const uint64_t&) override {}
 };
 
 } // namespace vfiod::test
