@@ -6,6 +6,13 @@
 namespace vfiod
 {
 
+namespace
+{
+
+constexpr std::string_view ledgerProblem = "not recorded in the ledger: ";
+
+} // namespace
+
 std::string_view deviceStateName(DeviceState state) noexcept
 {
     switch (state)
@@ -135,8 +142,7 @@ void DeviceManager::persist(const PciAddress& address)
         // The kernel change is done; what is lost is only the memory of it
         // across a restart, which the device's LastError now says.
         update(address, [&e](DeviceInfo& info) {
-            info.lastError =
-                std::string("not recorded in the ledger: ") + e.what();
+            info.lastError = std::string(ledgerProblem) + e.what();
         });
     }
 }
@@ -778,7 +784,14 @@ void DeviceManager::recordError(const PciAddress& address, const Error& error)
 
 void DeviceManager::succeeded(const PciAddress& address)
 {
-    update(address, [](DeviceInfo& info) { info.lastError.clear(); });
+    update(address, [](DeviceInfo& info) {
+        // A record the ledger could not keep stays visible: the operation
+        // worked, but a restart would not know about it.
+        if (!info.lastError.starts_with(ledgerProblem))
+        {
+            info.lastError.clear();
+        }
+    });
     refresh(address);
 }
 
