@@ -48,8 +48,18 @@ PciDevice futureVf(const PciDevice& pf, unsigned index,
 } // namespace
 
 PolicyEnforcer::PolicyEnforcer(DeviceManager& manager) :
-    manager(manager), current(std::make_shared<const Policy>())
+    manager(manager),
+    bind([&manager](const PciAddress& address, const std::string& driver,
+                    bool wholeGroup) {
+        manager.bind(address, driver, wholeGroup);
+    }),
+    current(std::make_shared<const Policy>())
 {}
+
+void PolicyEnforcer::bindThrough(Bind through)
+{
+    bind = std::move(through);
+}
 
 void PolicyEnforcer::setPolicy(std::shared_ptr<const Policy> policy)
 {
@@ -214,7 +224,7 @@ void PolicyEnforcer::autobind(const Policy& policy, const PolicyRule& rule,
     bool wholeGroup = groupAllMarked(policy, device);
     try
     {
-        manager.bind(address, requestedDriver(rule.actions), wholeGroup);
+        bind(address, requestedDriver(rule.actions), wholeGroup);
         std::optional<DeviceInfo> now = manager.info(address);
         outcome.notes.push_back(address.str() + ": bound to " +
                                 (now ? now->pci.driver : "vfio") +

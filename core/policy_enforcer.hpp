@@ -4,6 +4,7 @@
 #include "device_manager.hpp"
 #include "policy.hpp"
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -43,7 +44,15 @@ struct PolicyReport
 class PolicyEnforcer
 {
   public:
+    /** @brief How an autobind binds: DeviceManager::bind, or the daemon's
+     *  path that runs the device's plugin around it. */
+    using Bind = std::function<void(
+        const PciAddress& address, const std::string& driver, bool wholeGroup)>;
+
     explicit PolicyEnforcer(DeviceManager& manager);
+
+    /** @brief Replaces the plain DeviceManager::bind of autobinds. */
+    void bindThrough(Bind bind);
 
     void setPolicy(std::shared_ptr<const Policy> policy);
     std::shared_ptr<const Policy> policy() const;
@@ -94,6 +103,7 @@ class PolicyEnforcer
     void returnToHost(const DeviceInfo& device, PolicyOutcome& outcome);
 
     DeviceManager& manager;
+    Bind bind;
     mutable std::mutex mutex; ///< guards current and quietedPfs
     std::shared_ptr<const Policy> current;
     /// PFs whose sriov_drivers_autoprobe vfiod turned off: only their VFs

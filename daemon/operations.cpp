@@ -100,7 +100,15 @@ Operations::Operations(DeviceManager& manager, PolicyEnforcer& enforcer,
     config(config), leases(leases), applyConfig(std::move(applyConfig)),
     plugins(plugins), statusChanged(std::move(statusChanged)),
     progress(std::move(progress))
-{}
+{
+    // Autobinds go through the device's plugin like a Bind does: its
+    // choice of driver and its prepare (mlx5 enables migration first).
+    enforcer.bindThrough([this](const PciAddress& address,
+                                const std::string& driver, bool wholeGroup) {
+        DeviceRequest request{"vfiod", address, "autobind " + address.str()};
+        bindWithPlugin(request, driver, wholeGroup);
+    });
+}
 
 namespace
 {
