@@ -37,6 +37,36 @@ std::string hex4(uint16_t value)
  * boundary) at info level: refusals are the caller's business, not the
  * daemon's, and unexpected errors were logged by currentBusError.
  */
+/**
+ * The journal fields of a request described as "Bind 0000:03:00.0": the
+ * operation, and the device when there is one.
+ */
+std::vector<LogField> requestFields(const std::string& what)
+{
+    std::vector<LogField> fields;
+    size_t space = what.find(' ');
+    fields.push_back({logfield::operation, what.substr(0, space)});
+    PciAddress address;
+    if (space != std::string::npos &&
+        PciAddress::tryParse(what.substr(space + 1), address))
+    {
+        fields.push_back(addressField(address));
+    }
+    return fields;
+}
+
+/** A request's outcome, with its fields for the journal. */
+void logRequest(LogLevel level, const std::string& what,
+                const std::string& message, const std::string& error = "")
+{
+    std::vector<LogField> fields = requestFields(what);
+    if (!error.empty())
+    {
+        fields.push_back({logfield::error, error});
+    }
+    logStructured(level, message, fields);
+}
+
 template <typename Reply, typename Body>
 void answer(Reply& reply, Body&& body)
 {
@@ -47,8 +77,10 @@ void answer(Reply& reply, Body&& body)
     catch (...)
     {
         sdbus::Error error = currentBusError(reply.description());
-        logInfo(reply.description() + " failed: " + error.getName() + ": " +
-                error.getMessage());
+        logRequest(LogLevel::Info, reply.description(),
+                   reply.description() + " failed: " + error.getName() + ": " +
+                       error.getMessage(),
+                   error.getName());
         reply.fail(std::move(error));
     }
 }
@@ -115,13 +147,19 @@ namespace
 
 void logOutcome(const PolicyOutcome& outcome)
 {
+    // Every note starts with the device's address: "policy ADDRESS" gives
+    // the journal its fields.
+    auto log = [](LogLevel level, const std::string& text, bool failed) {
+        std::string what = "policy " + text.substr(0, text.find(": "));
+        logRequest(level, what, "policy: " + text, failed ? text : "");
+    };
     for (const std::string& note : outcome.notes)
     {
-        logInfo("policy: " + note);
+        log(LogLevel::Info, note, false);
     }
     for (const std::string& failure : outcome.failures)
     {
-        logWarning("policy: " + failure);
+        log(LogLevel::Warning, failure, true);
     }
 }
 
@@ -224,7 +262,8 @@ void Operations::bind(WorkerContext& context, const DeviceRequest& request,
     answer(reply, [&] {
         Caller caller = authorizeDevice(context, request, Action::Bind);
         bindWithPlugin(request, options.driver, options.wholeGroup);
-        logInfo(request.what + " by " + caller.owner() + ": done");
+        logRequest(LogLevel::Info, request.what,
+                   request.what + " by " + caller.owner() + ": done");
         reply.succeed();
     });
 }
@@ -236,7 +275,8 @@ void Operations::unbind(WorkerContext& context, const DeviceRequest& request,
         Caller caller = authorizeDevice(context, request, Action::Bind);
         leaveMigration(request);
         manager.unbind(request.address);
-        logInfo(request.what + " by " + caller.owner() + ": done");
+        logRequest(LogLevel::Info, request.what,
+                   request.what + " by " + caller.owner() + ": done");
         reply.succeed();
     });
 }
@@ -250,7 +290,8 @@ void Operations::assign(WorkerContext& context, const DeviceRequest& request,
         std::string owner = caller.owner();
         std::string token = newLeaseToken();
         assignWithPlugin(request, owner, driver, token);
-        logInfo(request.what + " to " + owner + ": done");
+        logRequest(LogLevel::Info, request.what,
+                   request.what + " to " + owner + ": done");
         handOverLease(request.address, owner, token, reply);
     });
 }
@@ -307,7 +348,8 @@ void Operations::reattach(WorkerContext& context, const DeviceRequest& request,
         }
         std::string owner = caller.owner();
         manager.reattach(request.address, token, owner);
-        logInfo(request.what + ": re-attached by " + owner);
+        logRequest(LogLevel::Info, request.what,
+                   request.what + ": re-attached by " + owner);
         handOverLease(request.address, owner, token, reply);
     });
 }
@@ -319,7 +361,8 @@ void Operations::release(WorkerContext& context, const DeviceRequest& request,
         Caller caller = authorizeDevice(context, request, Action::Assign);
         plugins.requireNotHeld(request.address, request.what);
         releaseAs(caller, request);
-        logInfo(request.what + " by " + caller.owner() + ": done");
+        logRequest(LogLevel::Info, request.what,
+                   request.what + " by " + caller.owner() + ": done");
         // Replied once the policy's on-release steps are done, so that the
         // caller sees the device where the policy puts it.
         afterRelease(request.address);
@@ -361,7 +404,8 @@ void Operations::reset(WorkerContext& context, const DeviceRequest& request,
         Caller caller = authorizeDevice(context, request, Action::Reset);
         resetWithPlugin(request,
                         enforcer.resetMethodFor(request.address, method));
-        logInfo(request.what + " by " + caller.owner() + ": done");
+        logRequest(LogLevel::Info, request.what,
+                   request.what + " by " + caller.owner() + ": done");
         reply.succeed();
     });
 }
@@ -769,7 +813,8 @@ void Operations::setMigrationState(
                 path.emplace_back(migration::stateName(step));
             }
         });
-        logInfo(request.what + " by " + caller.owner() + ": done");
+        logRequest(LogLevel::Info, request.what,
+                   request.what + " by " + caller.owner() + ": done");
         reply.succeed(std::move(path));
     });
 }
@@ -788,7 +833,8 @@ void Operations::saveState(WorkerContext& context, const DeviceRequest& request,
             job.fd.reset(); // the reader sees the end of the stream now
             throttle.flush();
         });
-        logInfo(request.what + " by " + caller.owner() + ": done");
+        logRequest(LogLevel::Info, request.what,
+                   request.what + " by " + caller.owner() + ": done");
         reply.succeed();
     });
 }
@@ -806,7 +852,8 @@ void Operations::loadState(WorkerContext& context, const DeviceRequest& request,
             plugins.engine(request.address).load(job.fd.get(), options);
             throttle.flush();
         });
-        logInfo(request.what + " by " + caller.owner() + ": done");
+        logRequest(LogLevel::Info, request.what,
+                   request.what + " by " + caller.owner() + ": done");
         reply.succeed();
     });
 }
@@ -830,7 +877,8 @@ void Operations::migrate(WorkerContext& context, const DeviceRequest& request,
             migration::migrate(source, destination, options);
             throttle.flush();
         });
-        logInfo(request.what + " by " + caller.owner() + ": done");
+        logRequest(LogLevel::Info, request.what,
+                   request.what + " by " + caller.owner() + ": done");
         reply.succeed();
     });
 }
@@ -847,7 +895,8 @@ void Operations::cancelMigration(WorkerContext& context,
                                      ": no save, load or migrate is in "
                                      "progress or queued on the device");
         }
-        logInfo(request.what + " by " + caller.owner() + ": done");
+        logRequest(LogLevel::Info, request.what,
+                   request.what + " by " + caller.owner() + ": done");
         reply.succeed();
     });
 }

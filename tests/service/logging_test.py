@@ -223,9 +223,21 @@ def journal_checks(checks, vfiod, probe, source_root):
             with open(log, "wb") as err:
                 sim.start_vfiod(env={"JOURNAL_STREAM": stream_of(log)},
                                 stderr=err)
+                # A device operation: its entry carries the device's fields.
+                subprocess.run(
+                    ["busctl", "--address=" + sim.bus, "call", "org.vfiod1",
+                     "/org/vfiod1/devices/pci_0000_02_00_0",
+                     "org.vfiod1.Device", "Reset", "a{sv}", "0"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    timeout=20)
                 sim.stop_vfiod()
             time.sleep(0.2)
             entries = [dict(e) for e in journald.take()]
+            reset = [e for e in entries if e.get("OPERATION") == "Reset"]
+            checks.check("vfiod under journald: a device operation carries "
+                         "OPERATION and PCI_ADDRESS",
+                         reset and reset[0].get("PCI_ADDRESS") ==
+                         "0000:02:00.0", entries)
             with open(log, errors="replace") as f:
                 text = f.read()
             checks.check("vfiod under journald: entries arrive",
