@@ -220,12 +220,31 @@ vfiod_start()
     wait_until 60 vfiod_running
 }
 
+# vfiod_gone PID: the process has exited (a zombie counts: a vfiod that
+# a scenario restarted is nobody's child once that scenario has ended).
+vfiod_gone()
+{
+    [ ! -e "/proc/$1/stat" ] ||
+        [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+
 vfiod_stop()
 {
     local pid
     pid=$(cat /run/vfiod.pid 2>/dev/null) || return 0
     kill "$pid" 2>/dev/null
-    wait_until 10 sh -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
+    wait_until 10 vfiod_gone "$pid" || kill -9 "$pid" 2>/dev/null
+    rm -f /run/vfiod.pid
+}
+
+# vfiod_crash: kill -9 of vfiod (no clean-up of any kind), and waits until
+# it is gone. Start it again with vfiod_start, exactly as /init does.
+vfiod_crash()
+{
+    local pid
+    pid=$(cat /run/vfiod.pid 2>/dev/null) || return 1
+    kill -9 "$pid" 2>/dev/null
+    wait_until 10 vfiod_gone "$pid" || return 1
     rm -f /run/vfiod.pid
 }
 
