@@ -2,6 +2,7 @@
 
 #include "iommu_group.hpp"
 #include "reset.hpp"
+#include "sysfs_layout.hpp"
 
 namespace vfiod
 {
@@ -217,6 +218,26 @@ ReconcileReport DeviceManager::reconcile()
                     record.originalDriver + " failed: " + e.what());
             }
             continue;
+        }
+        if (record.binding && !driver.empty() &&
+            (isVfioDriver(device->pci.driverOverride) ||
+             device->pci.driverOverride == "none"))
+        {
+            // The bind was cut short after its override was written: the
+            // override is vfiod's, and would send the device to vfio at
+            // its next probe.
+            try
+            {
+                host.write(sysfs::deviceAttr(address, "driver_override"), "\n");
+                refresh(address);
+            }
+            catch (const std::exception& e)
+            {
+                report.problems.push_back(address.str() +
+                                          ": cannot clear the override of "
+                                          "an unfinished bind: " +
+                                          e.what());
+            }
         }
         ledger->erase(address);
         report.notes.push_back(

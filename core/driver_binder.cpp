@@ -325,9 +325,20 @@ void DriverBinder::giveBack(const PciAddress& address,
 {
     calls.requireNotStuck(address);
     PciDevice device = readPciDevice(host, address);
-    if (device.driverOverride.empty() &&
-        (originalDriver ? device.driver == *originalDriver
-                        : !isVfioDriver(device.driver)))
+    if (!device.driver.empty() && !isVfioDriver(device.driver) &&
+        (!originalDriver || device.driver == *originalDriver))
+    {
+        // On its host driver already: only a leftover override (of a bind
+        // cut short) goes. Unbinding a driver that is where it belongs
+        // would only open a window with no driver at all.
+        if (!device.driverOverride.empty())
+        {
+            writeOverride(address, "");
+        }
+        return;
+    }
+    if (device.driverOverride.empty() && originalDriver &&
+        device.driver == *originalDriver)
     {
         return;
     }

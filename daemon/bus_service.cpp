@@ -232,6 +232,7 @@ void BusService::start()
     udevRules.update(*policyInForce);
 
     requestName();
+    startGraces();
     logInfo(backend + " backend: " + status(tree.size()));
     logInfo(policySummary(*policyInForce, config.policyDir()));
     notifyReady(status(tree.size()));
@@ -253,7 +254,14 @@ void BusService::reconcileLedger()
     {
         logWarning("ledger: " + problem);
     }
-    for (const PciAddress& address : report.assigned)
+    awaitingReattach = report.assigned;
+}
+
+void BusService::startGraces()
+{
+    // From the moment holders can reach vfiod, not from the reconciliation:
+    // a slow start must not eat their grace.
+    for (const PciAddress& address : awaitingReattach)
     {
         std::optional<DeviceInfo> info = manager.info(address);
         if (info && info->state == DeviceState::Assigned)
@@ -261,6 +269,7 @@ void BusService::reconcileLedger()
             leases.awaitReattach(address, info->owner, startConfig.leaseGrace);
         }
     }
+    awaitingReattach.clear();
 }
 
 void BusService::applyPolicyToAll()

@@ -84,6 +84,7 @@ class BusService
     void applyConfig(const DaemonConfig& fresh);
     void applyPolicyToAll();
     void reconcileLedger();
+    void startGraces();
     bool needed() const;
     void onDeviceChange(const DeviceChange& change);
     void shutdown();
@@ -113,6 +114,9 @@ class BusService
     std::shared_ptr<const Policy> policyInForce;
     std::unique_ptr<UeventPump> uevents;
     std::unique_ptr<IdleExit> idleExit;
+    /// Assignments from before the restart, whose grace starts once the
+    /// name is owned.
+    std::vector<PciAddress> awaitingReattach;
     bool stopped = false;
 };
 

@@ -32,9 +32,14 @@ const std::vector<std::string> nics = {"0000:02:00.0", "0000:0b:00.3"};
 const std::string migratable = "0000:0b:00.3";
 
 /** A grace longer than a round: an assignment from before a kill stays
- *  put while a round checks it. Expiry is ReattachOrExpire's subject. */
-const std::string crashConfig = "[timeouts]\nunbind_ms = 500\n"
-                                "lease_grace_ms = 60000\n";
+ *  put while a round checks it (expiry is the next test's subject). The
+ *  built plugins, so that migration steps really run. */
+std::string crashConfig()
+{
+    return "[timeouts]\nunbind_ms = 500\nlease_grace_ms = 60000\n"
+           "[daemon]\nplugin_dir = \"" +
+           requiredEnv("VFIOD_TEST_PLUGIN_DIR") + "\"\n";
+}
 
 class CrashTest : public VfiodTest
 {
@@ -46,7 +51,7 @@ class CrashTest : public VfiodTest
 
     void start()
     {
-        bus->startVfiod(sampleHost(), crashConfig);
+        bus->startVfiod(sampleHost(), crashConfig());
         connection = bus->connect();
         manager = std::make_unique<ManagerProxy>(*connection);
     }
