@@ -73,12 +73,6 @@ std::shared_ptr<const Policy> PolicyEnforcer::policy() const
     return current;
 }
 
-const PolicyRule* PolicyEnforcer::ruleFor(const Policy& policy,
-                                          const PciDevice& device) const
-{
-    return policy.match(device);
-}
-
 bool PolicyEnforcer::wantsVfsOnVfio(const Policy& policy,
                                     const PciDevice& pf) const
 {
@@ -89,7 +83,7 @@ bool PolicyEnforcer::wantsVfsOnVfio(const Policy& policy,
         {
             break;
         }
-        const PolicyRule* rule = ruleFor(policy, futureVf(pf, index, *address));
+        const PolicyRule* rule = policy.match(futureVf(pf, index, *address));
         if (rule != nullptr && !rule->actions.bind.empty())
         {
             return true;
@@ -207,7 +201,7 @@ bool PolicyEnforcer::groupAllMarked(const Policy& policy,
         {
             continue; // stays where it is without harm
         }
-        const PolicyRule* rule = ruleFor(policy, info->pci);
+        const PolicyRule* rule = policy.match(info->pci);
         if (rule == nullptr || rule->actions.bind.empty())
         {
             return false;
@@ -304,7 +298,7 @@ PolicyOutcome PolicyEnforcer::apply(const PciAddress& address)
     }
     prepareSriov(*snapshot, *device, outcome);
 
-    const PolicyRule* rule = ruleFor(*snapshot, device->pci);
+    const PolicyRule* rule = snapshot->match(device->pci);
     if (rule == nullptr || rule->actions.bind.empty())
     {
         probeUnwantedVf(*device, outcome);

@@ -91,8 +91,6 @@ class PolicyEnforcer
     AccessConfig assignersOf(const PciAddress& address) const;
 
   private:
-    const PolicyRule* ruleFor(const Policy& policy,
-                              const PciDevice& device) const;
     bool wantsVfsOnVfio(const Policy& policy, const PciDevice& pf) const;
     void prepareSriov(const Policy& policy, const DeviceInfo& device,
                       PolicyOutcome& outcome);

@@ -67,6 +67,13 @@ void logRequest(LogLevel level, const std::string& what,
     logStructured(level, message, fields);
 }
 
+/** A request that succeeded: "Bind 0000:03:00.0 by :1.42 uid=0: done". */
+void logDone(const DeviceRequest& request, const Caller& caller)
+{
+    logRequest(LogLevel::Info, request.what,
+               request.what + " by " + caller.owner() + ": done");
+}
+
 template <typename Reply, typename Body>
 void answer(Reply& reply, Body&& body)
 {
@@ -262,8 +269,7 @@ void Operations::bind(WorkerContext& context, const DeviceRequest& request,
     answer(reply, [&] {
         Caller caller = authorizeDevice(context, request, Action::Bind);
         bindWithPlugin(request, options.driver, options.wholeGroup);
-        logRequest(LogLevel::Info, request.what,
-                   request.what + " by " + caller.owner() + ": done");
+        logDone(request, caller);
         reply.succeed();
     });
 }
@@ -275,8 +281,7 @@ void Operations::unbind(WorkerContext& context, const DeviceRequest& request,
         Caller caller = authorizeDevice(context, request, Action::Bind);
         leaveMigration(request);
         manager.unbind(request.address);
-        logRequest(LogLevel::Info, request.what,
-                   request.what + " by " + caller.owner() + ": done");
+        logDone(request, caller);
         reply.succeed();
     });
 }
@@ -361,8 +366,7 @@ void Operations::release(WorkerContext& context, const DeviceRequest& request,
         Caller caller = authorizeDevice(context, request, Action::Assign);
         plugins.requireNotHeld(request.address, request.what);
         releaseAs(caller, request);
-        logRequest(LogLevel::Info, request.what,
-                   request.what + " by " + caller.owner() + ": done");
+        logDone(request, caller);
         // Replied once the policy's on-release steps are done, so that the
         // caller sees the device where the policy puts it.
         afterRelease(request.address);
@@ -404,8 +408,7 @@ void Operations::reset(WorkerContext& context, const DeviceRequest& request,
         Caller caller = authorizeDevice(context, request, Action::Reset);
         resetWithPlugin(request,
                         enforcer.resetMethodFor(request.address, method));
-        logRequest(LogLevel::Info, request.what,
-                   request.what + " by " + caller.owner() + ": done");
+        logDone(request, caller);
         reply.succeed();
     });
 }
@@ -813,8 +816,7 @@ void Operations::setMigrationState(
                 path.emplace_back(migration::stateName(step));
             }
         });
-        logRequest(LogLevel::Info, request.what,
-                   request.what + " by " + caller.owner() + ": done");
+        logDone(request, caller);
         reply.succeed(std::move(path));
     });
 }
@@ -833,8 +835,7 @@ void Operations::saveState(WorkerContext& context, const DeviceRequest& request,
             job.fd.reset(); // the reader sees the end of the stream now
             throttle.flush();
         });
-        logRequest(LogLevel::Info, request.what,
-                   request.what + " by " + caller.owner() + ": done");
+        logDone(request, caller);
         reply.succeed();
     });
 }
@@ -852,8 +853,7 @@ void Operations::loadState(WorkerContext& context, const DeviceRequest& request,
             plugins.engine(request.address).load(job.fd.get(), options);
             throttle.flush();
         });
-        logRequest(LogLevel::Info, request.what,
-                   request.what + " by " + caller.owner() + ": done");
+        logDone(request, caller);
         reply.succeed();
     });
 }
@@ -877,8 +877,7 @@ void Operations::migrate(WorkerContext& context, const DeviceRequest& request,
             migration::migrate(source, destination, options);
             throttle.flush();
         });
-        logRequest(LogLevel::Info, request.what,
-                   request.what + " by " + caller.owner() + ": done");
+        logDone(request, caller);
         reply.succeed();
     });
 }
@@ -895,8 +894,7 @@ void Operations::cancelMigration(WorkerContext& context,
                                      ": no save, load or migrate is in "
                                      "progress or queued on the device");
         }
-        logRequest(LogLevel::Info, request.what,
-                   request.what + " by " + caller.owner() + ": done");
+        logDone(request, caller);
         reply.succeed();
     });
 }
