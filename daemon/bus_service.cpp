@@ -10,6 +10,7 @@
 #include "signals.hpp"
 #include "uevent_pump.hpp"
 
+#include <malloc.h>
 #include <sdbus-c++/sdbus-c++.h>
 #include <signal.h>
 #include <syslog.h>
@@ -232,11 +233,16 @@ void BusService::start()
     udevRules.update(*policyInForce);
 
     requestName();
+    tree.announceChanges();
     startGraces();
     logInfo(backend + " backend: " + status(tree.size()));
     logInfo(policySummary(*policyInForce, config.policyDir()));
     notifyReady(status(tree.size()));
     applyPolicyToAll();
+    // Reading thousands of devices leaves the heap full of freed
+    // temporaries that glibc keeps resident (it trims only the top of the
+    // heap): hand them back now, before vfiod sits idle for days.
+    ::malloc_trim(0);
 }
 
 void BusService::reconcileLedger()

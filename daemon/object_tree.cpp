@@ -58,7 +58,10 @@ void ObjectTree::add(const DeviceInfo& info)
 {
     auto object = std::make_unique<DeviceAdaptor>(
         connection, info, plugins.status(info.pci.address), manager, requests);
-    object->announce();
+    if (announcing)
+    {
+        object->announce();
+    }
     logDebug("exported " + DeviceAdaptor::pathOf(info.pci.address));
     objects.emplace(info.pci.address, std::move(object));
 }

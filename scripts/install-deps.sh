@@ -7,7 +7,7 @@ packages=(
     build-essential g++ meson ninja-build pkg-config
     libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev libudev-dev
     libtomlplusplus-dev libcli11-dev
-    libgtest-dev libgmock-dev
+    libgtest-dev libgmock-dev libbenchmark-dev
     umockdev libumockdev-dev
     dbus systemd util-linux python3 man-db groff-base
 )

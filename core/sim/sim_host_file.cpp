@@ -101,7 +101,7 @@ std::vector<std::string> HostParser::resetMethods(const toml::table& table,
 
 void HostParser::parseMigration(const toml::table& table, Device& d) const
 {
-    constexpr int64_t maxStateSize = int64_t{64} << 20;
+    constexpr int64_t maxStateSize = int64_t{4} << 30;
     std::vector<std::string> flags = in.strings(table, "migration_flags");
     for (size_t i = 0; i < flags.size(); ++i)
     {

@@ -82,10 +82,18 @@ void appendPayload(std::string& out, uint16_t vendor, uint16_t device,
 {
     uint64_t seed =
         contents ^ (uint64_t{vendor} << 48) ^ (uint64_t{device} << 32);
+    // Filled in place: a benchmark device carries a GiB of state.
+    size_t at = out.size();
+    out.resize(at + static_cast<size_t>(size));
+    char* bytes = out.data() + at;
     for (uint64_t i = 0; i < size; i += 8)
     {
         uint64_t word = mix(seed + i / 8);
-        put(out, word, static_cast<size_t>(std::min<uint64_t>(8, size - i)));
+        uint64_t n = std::min<uint64_t>(8, size - i);
+        for (uint64_t b = 0; b < n; ++b)
+        {
+            bytes[i + b] = static_cast<char>((word >> (8 * b)) & 0xff);
+        }
     }
 }
 
@@ -133,12 +141,13 @@ int streamArc(Tx& tx, Device& d, State from, State to)
 {
     std::string path = streamPath(tx.streamDir, d.address);
     ::mkdir(tx.streamDir.c_str(), 0700);
-    std::string whole = generateStream(d);
+    // Only the arcs that hand out data generate it: a state can be large.
+    auto whole = [&d] { return generateStream(d); };
     if ((from == State::Running && to == State::PreCopy) ||
         (from == State::RunningP2P && to == State::PreCopyP2P))
     {
         return writeFile(path,
-                         std::string_view(whole).substr(0, precopyLength(d)),
+                         std::string_view(whole()).substr(0, precopyLength(d)),
                          false)
                    ? 0
                    : EIO;
@@ -147,14 +156,15 @@ int streamArc(Tx& tx, Device& d, State from, State to)
         (from == State::PreCopy || from == State::PreCopyP2P))
     {
         // The same data_fd goes on: append what pre-copy did not give.
-        return writeFile(path, std::string_view(whole).substr(precopyLength(d)),
+        return writeFile(path,
+                         std::string_view(whole()).substr(precopyLength(d)),
                          true)
                    ? 0
                    : EIO;
     }
     if (from == State::Stop && to == State::StopCopy)
     {
-        return writeFile(path, whole, false) ? 0 : EIO;
+        return writeFile(path, whole(), false) ? 0 : EIO;
     }
     if (from == State::Stop && to == State::Resuming)
     {
