@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs vfiod's benchmarks: every figure against a baseline of the same run.
 
-usage: bench/run.py [--quick] [--build DIR] [--out FILE] [--cycles N] [--check]
+usage: bench/run.py [--quick] [--build DIR] [--out FILE] [--cycles N]
+                    [--only start,calls,peers,cycles,storm,save] [--check]
 
 Without --build, configures and builds a release tree in build-bench/.
 Prints a table and writes a JSON file (default bench/results/RUN.json).
@@ -427,6 +428,8 @@ def main():
     p.add_argument("--build")
     p.add_argument("--out")
     p.add_argument("--check", action="store_true")
+    p.add_argument("--only", help="comma-separated groups to run: start, "
+                   "calls, peers, cycles, storm, save (default: all)")
     p.add_argument("--cycles", type=int,
                    help="Bind/Unbind cycles of the memory-growth run "
                    "(default 100000; 200 with --quick)")
@@ -439,7 +442,11 @@ def main():
     bus = Bus(tmp)
     failures = []
 
+    only = set(args.only.split(",")) if args.only else None
+
     def attempt(what, fn, *a):
+        if only is not None and what not in only:
+            return
         # One benchmark failing must not cost the others' figures.
         try:
             fn(*a)
@@ -452,7 +459,7 @@ def main():
         big = os.path.join(tmp, "host.toml")
         devices = generate(big, "--devices", n)
         lone = lone_devices(devices)
-        attempt("cold start", bench_start, r, build, bus, tmp, big,
+        attempt("start", bench_start, r, build, bus, tmp, big,
                 2 if q else 10)
         attempt("calls", bench_calls, r, build, bus, tmp, big, lone[0], q)
         attempt("peers", bench_peers, r, build, bus, tmp, big,

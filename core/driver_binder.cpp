@@ -196,11 +196,20 @@ std::optional<std::string> DriverBinder::hostDriverFor(const PciDevice& device)
 
 std::string DriverBinder::currentDriver(const PciAddress& address)
 {
-    if (!host.exists(sysfs::devicePath(address)))
+    bool present = false;
+    std::optional<std::string> driver;
+    host.readTogether([&] {
+        present = host.exists(sysfs::devicePath(address));
+        if (present)
+        {
+            driver = host.readLinkName(sysfs::deviceAttr(address, "driver"));
+        }
+    });
+    if (!present)
     {
         fail(Errc::NotFound, address.str() + " vanished");
     }
-    return host.readLinkName(sysfs::deviceAttr(address, "driver")).value_or("");
+    return driver.value_or("");
 }
 
 void DriverBinder::verifyDriver(const PciAddress& address,

@@ -44,9 +44,18 @@ std::vector<PciAddress> iommuGroupMembers(KernelHost& host, int group)
     // the difference between a bind in microseconds and one in
     // milliseconds.
     std::string listed = sysfs::iommuGroupDevices(group);
-    if (host.exists(listed))
+    bool found = false;
+    std::vector<std::string> names;
+    host.readTogether([&] {
+        found = host.exists(listed);
+        if (found)
+        {
+            names = host.list(listed);
+        }
+    });
+    if (found)
     {
-        for (const std::string& name : host.list(listed))
+        for (const std::string& name : names)
         {
             PciAddress address;
             if (PciAddress::tryParse(name, address))
@@ -74,19 +83,23 @@ std::optional<ViabilityBlocker>
     findViabilityBlocker(KernelHost& host, int group,
                          const std::optional<PciAddress>& except)
 {
-    for (const PciAddress& member : iommuGroupMembers(host, group))
-    {
-        if (except && member == *except)
+    std::optional<ViabilityBlocker> blocker;
+    host.readTogether([&] {
+        for (const PciAddress& member : iommuGroupMembers(host, group))
         {
-            continue;
+            if (except && member == *except)
+            {
+                continue;
+            }
+            std::string driver = driverOf(host, member);
+            if (!keepsGroupViable(driver))
+            {
+                blocker = ViabilityBlocker{member, driver};
+                return;
+            }
         }
-        std::string driver = driverOf(host, member);
-        if (!keepsGroupViable(driver))
-        {
-            return ViabilityBlocker{member, driver};
-        }
-    }
-    return std::nullopt;
+    });
+    return blocker;
 }
 
 void requireViableGroup(KernelHost& host, const PciAddress& address, int group)

@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "kernel_host.hpp"
+#include "spare_threads.hpp"
 
 #include <condition_variable>
 #include <cstring>
@@ -57,7 +58,7 @@ void runWithTimeout(const std::function<void()>& call,
                     std::chrono::milliseconds timeout, const std::string& what)
 {
     auto state = std::make_shared<CallState>();
-    std::thread(runAndSignal, state, call).detach();
+    runOnSpareThread([state, call] { runAndSignal(state, call); });
 
     std::unique_lock lock(state->mutex);
     if (!state->done.wait_for(lock, timeout,

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -114,6 +115,20 @@ class KernelHost
 
     /** @brief Whether a sysfs path exists. */
     virtual bool exists(const std::string& path) = 0;
+
+    /**
+     * @brief Runs @p reads, a group of read-only calls on this host (read,
+     * readLinkName, list, exists, devNodeExists) that the backend may serve
+     * at one moment, as if none of them took long.
+     *
+     * SimHost takes its lock and checks its state once for the whole group
+     * rather than once per call; LinuxHost just runs them. @p reads must
+     * not write, load modules or wait.
+     */
+    virtual void readTogether(const std::function<void()>& reads)
+    {
+        reads();
+    }
 
     /**
      * @brief Loads a kernel module (modprobe NAME).

@@ -310,9 +310,7 @@ std::string readPhysicalSlot(KernelHost& host, const PciAddress& address)
     return "";
 }
 
-} // namespace
-
-PciDevice readPciDevice(KernelHost& host, const PciAddress& address)
+PciDevice readAttributes(KernelHost& host, const PciAddress& address)
 {
     if (!host.exists(sysfs::devicePath(address)))
     {
@@ -354,6 +352,18 @@ PciDevice readPciDevice(KernelHost& host, const PciAddress& address)
     device.physicalSlot = readPhysicalSlot(host, address);
 
     readSriov(reader, device);
+    return device;
+}
+
+} // namespace
+
+PciDevice readPciDevice(KernelHost& host, const PciAddress& address)
+{
+    // Some twenty attributes: read at one moment, the simulated kernel's
+    // lock is taken once rather than once per attribute, which is most of
+    // what a bind costs on a host with a thousand VFs.
+    PciDevice device;
+    host.readTogether([&] { device = readAttributes(host, address); });
     return device;
 }
 

@@ -1,6 +1,7 @@
 #include "plugin_call.hpp"
 
 #include "error.hpp"
+#include "spare_threads.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -95,7 +96,9 @@ OpResult runPluginOp(std::function<int(char*, size_t)> op,
     // stuck exactly while an op on it runs past its caller.
     stuck->mark(address);
     auto state = std::make_shared<OpState>();
-    std::thread(runOp, state, std::move(op), stuck, address).detach();
+    runOnSpareThread([state, op = std::move(op), stuck, address]() mutable {
+        runOp(state, std::move(op), stuck, address);
+    });
 
     std::unique_lock lock(state->mutex);
     if (!state->done.wait_for(lock, timeout, [&] { return state->finished; }))

@@ -36,6 +36,11 @@ bool SimHost::exists(const std::string& path)
     return kernel->exists(path);
 }
 
+void SimHost::readTogether(const std::function<void()>& reads)
+{
+    kernel->readTogether(reads);
+}
+
 void SimHost::modprobe(const std::string& module)
 {
     kernel->modprobe(module);

@@ -46,6 +46,7 @@ class SimHost final : public KernelHost
     std::optional<std::string> readLinkName(const std::string& path) override;
     std::vector<std::string> list(const std::string& path) override;
     bool exists(const std::string& path) override;
+    void readTogether(const std::function<void()>& reads) override;
     void modprobe(const std::string& module) override;
     std::string modulesAlias() override;
     bool devNodeExists(const std::string& path) override;

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <stdexcept>
 #include <system_error>
 #include <utility>
 
@@ -53,6 +54,10 @@ int numberAfter(std::string_view text, std::string_view prefix)
     }
     return value;
 }
+
+/// The kernel whose lock this thread holds for a readTogether: its read
+/// transactions are served under that lock, without taking it again.
+thread_local const SimKernel* readingTogether = nullptr;
 
 } // namespace
 
@@ -94,18 +99,58 @@ void SimKernel::requireState()
     }
 }
 
+void SimKernel::requireNotReadingTogether(const char* what) const
+{
+    if (readingTogether == this)
+    {
+        throw std::logic_error(std::string(what) +
+                               " inside KernelHost::readTogether");
+    }
+}
+
 template <typename F>
 auto SimKernel::readTransaction(F&& body)
 {
+    if (readingTogether == this)
+    {
+        return body(std::as_const(model)); // the lock is held already
+    }
     std::lock_guard guard(mutex);
     auto lock = store.lockShared();
     requireState();
     return body(std::as_const(model));
 }
 
+void SimKernel::readTogether(const std::function<void()>& reads)
+{
+    if (readingTogether == this)
+    {
+        reads(); // nested: the outer call holds the lock
+        return;
+    }
+    std::lock_guard guard(mutex);
+    auto lock = store.lockShared();
+    requireState();
+    struct Reading
+    {
+        explicit Reading(const SimKernel* kernel)
+        {
+            readingTogether = kernel;
+        }
+        ~Reading()
+        {
+            readingTogether = nullptr;
+        }
+        Reading(const Reading&) = delete;
+        Reading& operator=(const Reading&) = delete;
+    } reading(this);
+    reads();
+}
+
 template <typename F>
 auto SimKernel::writeTransaction(F&& body)
 {
+    requireNotReadingTogether("a change of the simulated kernel");
     std::lock_guard guard(mutex);
     auto lock = store.lockExclusive();
     requireState();
@@ -350,14 +395,16 @@ bool SimKernel::devNodeExists(const std::string& path)
 bool SimKernel::waitDevNode(const std::string& path,
                             std::chrono::milliseconds timeout)
 {
+    // Nothing could create the node while this thread holds the lock.
+    requireNotReadingTogether("waitDevNode");
     // The node is nearly always there already: look before watching, as
     // tearing an inotify watch down waits for an fsnotify grace period
-    // (~10 ms, most of a simulated bind; bench/). The loop looks again once
-    // the watch is in place, so a node created in between still wakes us.
+    // (~10 ms, most of a simulated bind; bench/).
     if (devNodeExists(path))
     {
         return true;
     }
+    // Watch before the next look, so a node created in between wakes us.
     sim::StateWatch watch(store.dir());
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;)
@@ -378,6 +425,7 @@ bool SimKernel::waitDevNode(const std::string& path,
 
 std::unique_ptr<UeventSource> SimKernel::openUevents()
 {
+    requireNotReadingTogether("openUevents");
     std::lock_guard guard(mutex);
     // Under the lock, so the source starts exactly between two changes.
     auto lock = store.lockShared();

@@ -40,6 +40,8 @@ class SimKernel
     std::optional<std::string> readLinkName(const std::string& path);
     std::vector<std::string> list(const std::string& path);
     bool exists(const std::string& path);
+    /** @brief All of @p reads in one transaction (KernelHost::readTogether). */
+    void readTogether(const std::function<void()>& reads);
     void modprobe(const std::string& module);
     std::string modulesAlias();
     bool devNodeExists(const std::string& path);
@@ -66,6 +68,8 @@ class SimKernel
     auto writeTransaction(F&& body);
 
     void requireState();
+    /** @brief Refuses what would deadlock inside readTogether. */
+    void requireNotReadingTogether(const char* what) const;
     /** @brief Where simulated migration streams live. */
     std::string migrationDir() const
     {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -70,6 +71,29 @@ TEST_F(SimPersistence, InstancesSeeEachOthersWrites)
         EXPECT_EQ(read("bus/pci/devices/0000:03:00.0/driver_override"),
                   "x" + std::to_string(i) + "\n");
     }
+}
+
+TEST_F(SimPersistence, ReadsTogetherSeeOneMomentAndRefuseChanges)
+{
+    std::unique_ptr<SimHost> other = secondHost();
+    other->write("bus/pci/devices/0000:01:00.1/driver_override", "first");
+    std::string seen;
+    host->readTogether([&] {
+        // Reads in a group (nested ones too) see the state as it is when
+        // the group starts, which another instance's write is up to date
+        // with; a change from inside the group would deadlock: refused.
+        seen = read("bus/pci/devices/0000:01:00.1/driver_override");
+        host->readTogether(
+            [&] { EXPECT_TRUE(host->exists("bus/pci/devices/0000:01:00.1")); });
+        EXPECT_THROW(
+            host->write("bus/pci/devices/0000:01:00.1/driver_override", "x"),
+            std::logic_error);
+        EXPECT_THROW(host->waitDevNode("vfio/1", 10ms), std::logic_error);
+    });
+    EXPECT_EQ(seen, "first\n");
+    // The lock is free again, for this instance and the other one.
+    other->write("bus/pci/devices/0000:01:00.1/driver_override", "second");
+    EXPECT_EQ(read("bus/pci/devices/0000:01:00.1/driver_override"), "second\n");
 }
 
 TEST_F(SimPersistence, NoStateAndNoHostFileIsAnError)
