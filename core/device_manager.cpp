@@ -301,6 +301,20 @@ std::optional<DeviceInfo> DeviceManager::info(const PciAddress& address) const
     return it->second;
 }
 
+bool DeviceManager::peek(
+    const PciAddress& address,
+    const std::function<void(const DeviceInfo&)>& read) const
+{
+    std::lock_guard lock(mutex);
+    auto it = devices.find(address);
+    if (it == devices.end())
+    {
+        return false;
+    }
+    read(it->second);
+    return true;
+}
+
 DeviceInfo DeviceManager::known(const PciAddress& address) const
 {
     auto found = info(address);

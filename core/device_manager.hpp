@@ -137,6 +137,16 @@ class DeviceManager
     std::optional<DeviceInfo> info(const PciAddress& address) const;
 
     /**
+     * @brief Calls @p read with one device's info under the manager's lock,
+     * without copying it: property reads take one field each, and
+     * GetManagedObjects reads eight per device (bench/). @p read must be
+     * quick and must not call the manager.
+     * @return false when the device is unknown (@p read not called).
+     */
+    bool peek(const PciAddress& address,
+              const std::function<void(const DeviceInfo&)>& read) const;
+
+    /**
      * @brief Binds the device to vfio: @p driver is "vfio-pci", a variant
      * name, or "" for the best modules.alias match. Idempotent.
      *

@@ -117,14 +117,6 @@ void DeviceAdaptor::progress(const std::string& phase, uint64_t bytes)
     emitMigrationProgress(phase, bytes);
 }
 
-DeviceInfo DeviceAdaptor::current()
-{
-    auto info = manager.info(address);
-    DeviceInfo now = info ? *info : announced;
-    now.plugin = announcedStatus.plugin;
-    return now;
-}
-
 DeviceRequest DeviceAdaptor::request(std::string_view method)
 {
     const sdbus::Message* message = getObject().getCurrentlyProcessedMessage();
@@ -307,44 +299,58 @@ uint32_t DeviceAdaptor::Class()
 
 std::string DeviceAdaptor::Driver()
 {
-    return guarded("Driver", [&] { return current().pci.driver; });
+    return guarded("Driver", [&] {
+        return now([](const DeviceInfo& i) { return i.pci.driver; });
+    });
 }
 
 std::string DeviceAdaptor::OriginalDriver()
 {
-    return guarded("OriginalDriver",
-                   [&] { return originalDriverOf(current()); });
+    return guarded("OriginalDriver", [&] {
+        return now([](const DeviceInfo& i) { return originalDriverOf(i); });
+    });
 }
 
 int32_t DeviceAdaptor::IommuGroup()
 {
-    return guarded("IommuGroup", [&] { return current().pci.iommuGroup; });
+    return guarded("IommuGroup", [&] {
+        return now([](const DeviceInfo& i) { return i.pci.iommuGroup; });
+    });
 }
 
 std::string DeviceAdaptor::State()
 {
-    return guarded(
-        "State", [&] { return std::string(deviceStateName(current().state)); });
+    return guarded("State", [&] {
+        return now([](const DeviceInfo& i) {
+            return std::string(deviceStateName(i.state));
+        });
+    });
 }
 
 std::string DeviceAdaptor::Owner()
 {
-    return guarded("Owner", [&] { return current().owner; });
+    return guarded("Owner", [&] {
+        return now([](const DeviceInfo& i) { return i.owner; });
+    });
 }
 
 std::string DeviceAdaptor::Plugin()
 {
-    return guarded("Plugin", [&] { return current().plugin; });
+    return guarded("Plugin", [&] { return announcedStatus.plugin; });
 }
 
 std::string DeviceAdaptor::LastError()
 {
-    return guarded("LastError", [&] { return current().lastError; });
+    return guarded("LastError", [&] {
+        return now([](const DeviceInfo& i) { return i.lastError; });
+    });
 }
 
 std::vector<std::string> DeviceAdaptor::ResetMethods()
 {
-    return guarded("ResetMethods", [&] { return current().pci.resetMethods; });
+    return guarded("ResetMethods", [&] {
+        return now([](const DeviceInfo& i) { return i.pci.resetMethods; });
+    });
 }
 
 std::vector<std::string> DeviceAdaptor::MigrationFlags()

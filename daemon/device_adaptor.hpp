@@ -7,7 +7,9 @@
 #include <sdbus-c++/sdbus-c++.h>
 #include <vfiod1_device_adaptor.h>
 
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace vfiod::daemon
@@ -101,8 +103,18 @@ class DeviceAdaptor final :
     std::vector<std::string> MigrationFlags() override;
     std::string MigrationState() override;
 
-    /** The device now; the last state seen once it is gone. */
-    DeviceInfo current();
+    /** One field of the device now (of the last state seen once gone). */
+    template <typename Field>
+    auto now(Field&& field)
+    {
+        std::optional<std::invoke_result_t<Field&, const DeviceInfo&>> value;
+        if (!manager.peek(address,
+                          [&](const DeviceInfo& info) { value = field(info); }))
+        {
+            return field(announced);
+        }
+        return std::move(*value);
+    }
     DeviceRequest request(std::string_view method);
 
     PciAddress address;
