@@ -6,6 +6,9 @@
 //   save BUS ADDRESS         SaveState into a pipe this process drains
 //   splice BYTES             the floor of that: BYTES written into a pipe,
 //                            spliced into a second pipe, drained from it
+//   splice-file FILE         FILE spliced into a pipe and drained: the
+//                            floor of a stream whose source is a file (the
+//                            simulated device's data fd is one)
 //
 // Each prints one JSON object.
 
@@ -84,6 +87,7 @@ struct Drain
 {
     uint64_t bytes = 0;
     std::optional<Clock::time_point> first;
+    Clock::time_point last; ///< the last data; EOF may come much later
     Clock::time_point end;
 
     void run(int fd)
@@ -105,6 +109,7 @@ struct Drain
                 first = Clock::now();
             }
             bytes += static_cast<uint64_t>(n);
+            last = Clock::now();
         }
         end = Clock::now();
     }
@@ -140,12 +145,16 @@ int each(const std::string& bus, const char* member,
 
 void printStream(const Drain& drain, Clock::time_point start)
 {
+    // The rate is first to last byte: before the first the device
+    // serialises its state, after the last it is walked to STOP and the
+    // call returns; both are reported beside it.
     double total = since(start, drain.end);
-    double streaming = drain.first ? since(*drain.first, drain.end) : 0;
+    double first = drain.first ? since(start, *drain.first) : total;
+    double streaming = drain.first ? since(*drain.first, drain.last) : 0;
     std::printf("{\"bytes\": %llu, \"seconds\": %.6f, \"first_byte\": %.6f, "
-                "\"streaming\": %.6f}\n",
-                static_cast<unsigned long long>(drain.bytes), total,
-                total - streaming, streaming);
+                "\"streaming\": %.6f, \"after_last_byte\": %.6f}\n",
+                static_cast<unsigned long long>(drain.bytes), total, first,
+                streaming, total - first - streaming);
 }
 
 int save(const std::string& bus, const std::string& address)
@@ -228,6 +237,33 @@ int splice(uint64_t bytes)
     return drain.bytes == bytes ? 0 : 1;
 }
 
+int spliceFile(const std::string& path)
+{
+    int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+    {
+        throw std::runtime_error(path + ": " + std::strerror(errno));
+    }
+    Pipe out;
+    Drain drain;
+    auto start = Clock::now();
+    std::thread reader([&] { drain.run(out.read); });
+    for (;;)
+    {
+        ssize_t n =
+            ::splice(in, nullptr, out.write, nullptr, chunk, SPLICE_F_MOVE);
+        if (n <= 0)
+        {
+            break;
+        }
+    }
+    out.closeWrite();
+    reader.join();
+    ::close(in);
+    printStream(drain, start);
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -252,6 +288,10 @@ int main(int argc, char** argv)
         {
             return splice(std::stoull(a[1]));
         }
+        if (a.size() == 2 && a[0] == "splice-file")
+        {
+            return spliceFile(a[1]);
+        }
     }
     catch (const std::exception& e)
     {
@@ -260,6 +300,6 @@ int main(int argc, char** argv)
     }
     std::cerr << "usage: vfiod-bench-client cycles BUS ADDRESS N | bind BUS "
                  "ADDRESS... | unbind BUS ADDRESS... | save BUS ADDRESS | "
-                 "splice BYTES\n";
+                 "splice BYTES | splice-file FILE\n";
     return 2;
 }
