@@ -213,11 +213,16 @@ class Results:
 
     def add(self, name, unit, samples, baseline=None, base_name=None,
             target=None, ok=None, note=""):
-        row = {"name": name, "unit": unit, **stats(samples),
-               "samples": samples}
+        """samples and baseline: lists of numbers, or summaries (dicts of
+        median, p95, min, max, n) already computed by Google Benchmark."""
+        def summary(values):
+            if isinstance(values, dict):
+                return dict(values)
+            return {**stats(values), "samples": values}
+        row = {"name": name, "unit": unit, **summary(samples)}
         if baseline is not None:
-            b = stats(baseline)
-            row["baseline"] = {"name": base_name, **b, "samples": baseline}
+            b = summary(baseline)
+            row["baseline"] = {"name": base_name, **b}
             row["ratio"] = row["median"] / b["median"] if b["median"] else None
         if target:
             row["target"] = target
@@ -299,29 +304,21 @@ def bench_calls(r, build, bus, tmp, host, device, quick):
         if b.get("run_type") == "aggregate":
             per.setdefault(b["run_name"].split("/")[0], {})[
                 b["aggregate_name"]] = b
-    def row(name, base, target, limit):
-        a, b = per[name], per[base]
-        entry = r.add(name, "us", [a["median"]["real_time"]],
-                      [b["median"]["real_time"]], base,
-                      target, lambda x: x["ratio"] <= limit)
-        for key, agg in (("p95", "p95"), ("min", "min"), ("max", "max")):
-            entry[key] = a[agg]["real_time"]
-            entry["baseline"][key] = b[agg]["real_time"]
-        entry["n"] = entry["baseline"]["n"] = int(a["median"]["repetitions"])
-        del entry["samples"], entry["baseline"]["samples"]
-        return entry
-    row("device_property", "ping", "ratio <= 1.3", 1.3)
-    row("get_device", "ping", "ratio <= 1.3", 1.3)
-    row("bind_unbind", "ping_plus_sysfs_writes", "ratio <= 1.5", 1.5)
-    gmo = per["get_managed_objects"]
-    entry = r.add("get_managed_objects", "ms",
-                  [gmo["median"]["real_time"] / 1000],
-                  target="<= 50 ms", ok=lambda x: x["median"] <= 50,
-                  note=f"{int(gmo['median'].get('objects', 0))} objects")
-    for key in ("p95", "min", "max"):
-        entry[key] = gmo[key]["real_time"] / 1000
-    entry["n"] = int(gmo["median"]["repetitions"])
-    del entry["samples"]
+    def summary(name, scale=1.0):
+        a = per[name]
+        return {**{k: a[k]["real_time"] * scale
+                   for k in ("median", "p95", "min", "max")},
+                "n": int(a["median"]["repetitions"])}
+
+    for name, base, limit in (("device_property", "ping", 1.3),
+                              ("get_device", "ping", 1.3),
+                              ("bind_unbind", "ping_plus_sysfs_writes", 1.5)):
+        r.add(name, "us", summary(name), summary(base), base,
+              f"ratio <= {limit}", lambda x, limit=limit: x["ratio"] <= limit)
+    objects = int(per["get_managed_objects"]["median"].get("objects", 0))
+    r.add("get_managed_objects", "ms", summary("get_managed_objects", 1e-3),
+          target="<= 50 ms", ok=lambda x: x["median"] <= 50,
+          note=f"{objects} objects")
 
 
 def bench_peers(r, build, bus, tmp, host, devices):

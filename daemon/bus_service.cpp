@@ -10,7 +10,6 @@
 #include "signals.hpp"
 #include "uevent_pump.hpp"
 
-#include <malloc.h>
 #include <sdbus-c++/sdbus-c++.h>
 #include <signal.h>
 #include <syslog.h>
@@ -239,10 +238,6 @@ void BusService::start()
     logInfo(policySummary(*policyInForce, config.policyDir()));
     notifyReady(status(tree.size()));
     applyPolicyToAll();
-    // Reading thousands of devices leaves the heap full of freed
-    // temporaries that glibc keeps resident (it trims only the top of the
-    // heap): hand them back now, before vfiod sits idle for days.
-    ::malloc_trim(0);
 }
 
 void BusService::reconcileLedger()

@@ -131,16 +131,19 @@ void SimKernel::readTogether(const std::function<void()>& reads)
     std::lock_guard guard(mutex);
     auto lock = store.lockShared();
     requireState();
+    // Restores the outer value: a group on another kernel may enclose this
+    // one, and its reads must still find their lock held.
     struct Reading
     {
-        explicit Reading(const SimKernel* kernel)
+        explicit Reading(const SimKernel* kernel) : outer(readingTogether)
         {
             readingTogether = kernel;
         }
         ~Reading()
         {
-            readingTogether = nullptr;
+            readingTogether = outer;
         }
+        const SimKernel* outer;
         Reading(const Reading&) = delete;
         Reading& operator=(const Reading&) = delete;
     } reading(this);
