@@ -3,7 +3,7 @@
 #include <sdbus-c++/IConnection.h>
 #include <sdbus-c++/Types.h>
 
-#include <pci_address.hpp>
+#include "base/pci_address.hpp"
 
 #include <cstdint>
 #include <functional>

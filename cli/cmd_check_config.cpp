@@ -2,10 +2,10 @@
 
 #include "cli_error.hpp"
 #include "commands.hpp"
-#include "daemon_config.hpp"
-#include "error.hpp"
+#include "config/daemon_config.hpp"
+#include "base/error.hpp"
 #include "json_writer.hpp"
-#include "policy.hpp"
+#include "config/policy.hpp"
 
 #include <filesystem>
 #include <iostream>

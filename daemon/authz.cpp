@@ -1,6 +1,6 @@
 #include "authz.hpp"
 
-#include "error.hpp"
+#include "base/error.hpp"
 #include "logging.hpp"
 #include "polkit.hpp"
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "daemon_config.hpp"
+#include "config/daemon_config.hpp"
 
 #include <sys/types.h>
 

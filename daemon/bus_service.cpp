@@ -2,7 +2,7 @@
 
 #include "bus_service.hpp"
 
-#include "error.hpp"
+#include "base/error.hpp"
 #include "idle_exit.hpp"
 #include "logging.hpp"
 #include "manager_adaptor.hpp"
@@ -142,7 +142,7 @@ BusService::BusService(std::optional<std::string> busAddress,
     loop(*connection),
     ledger(paths.ledgerDir.empty() ? nullptr
                                    : std::make_unique<Ledger>(paths.ledgerDir)),
-    manager(host, startConfig.managerOptions()), enforcer(manager),
+    manager(host, managerOptions(startConfig)), enforcer(manager),
     udevRules(manager, paths.udevRulesDir),
     pluginHost(host, pluginHostConfig(startConfig, backend)),
     plugins(pluginHost, manager, enforcer),

@@ -1,6 +1,6 @@
 #include "config_store.hpp"
 
-#include "error.hpp"
+#include "base/error.hpp"
 
 namespace vfiod::daemon
 {

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "daemon_config.hpp"
-#include "policy.hpp"
+#include "config/daemon_config.hpp"
+#include "config/policy.hpp"
 
 #include <memory>
 #include <mutex>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "device_manager.hpp"
+#include "service/device_manager.hpp"
 #include "method_options.hpp"
 #include "plugin_devices.hpp"
 

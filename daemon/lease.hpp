@@ -1,8 +1,8 @@
 #pragma once
 
-#include "device_manager.hpp"
-#include "fd.hpp"
-#include "pci_address.hpp"
+#include "service/device_manager.hpp"
+#include "base/fd.hpp"
+#include "base/pci_address.hpp"
 
 #include <chrono>
 #include <functional>

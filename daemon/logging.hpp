@@ -1,7 +1,7 @@
 #pragma once
 
-#include "daemon_config.hpp"
-#include "pci_address.hpp"
+#include "config/daemon_config.hpp"
+#include "base/pci_address.hpp"
 
 #include <cstdint>
 #include <source_location>

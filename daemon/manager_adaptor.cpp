@@ -3,7 +3,7 @@
 #include "manager_adaptor.hpp"
 
 #include "device_adaptor.hpp"
-#include "error.hpp"
+#include "base/error.hpp"
 #include "error_map.hpp"
 #include "object_tree.hpp"
 #include "plugin_devices.hpp"

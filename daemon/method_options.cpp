@@ -1,6 +1,6 @@
 #include "method_options.hpp"
 
-#include "error.hpp"
+#include "base/error.hpp"
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "device_manager.hpp"
+#include "service/device_manager.hpp"
 
 #include <map>
 #include <memory>

@@ -1,10 +1,10 @@
 #include "operations.hpp"
 
 #include "config_store.hpp"
-#include "error.hpp"
+#include "base/error.hpp"
 #include "error_map.hpp"
 #include "lease.hpp"
-#include "ledger.hpp"
+#include "ledger/ledger.hpp"
 #include "logging.hpp"
 #include "plugin_devices.hpp"
 #include "udev_rules_writer.hpp"

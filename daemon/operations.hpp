@@ -1,11 +1,11 @@
 #pragma once
 
 #include "authz.hpp"
-#include "device_manager.hpp"
+#include "service/device_manager.hpp"
 #include "method_options.hpp"
-#include "migration_engine.hpp"
+#include "migration/migration_engine.hpp"
 #include "pending_reply.hpp"
-#include "policy_enforcer.hpp"
+#include "service/policy_enforcer.hpp"
 
 #include <sdbus-c++/Types.h>
 

@@ -1,6 +1,6 @@
 #include "plugin_devices.hpp"
 
-#include "error.hpp"
+#include "base/error.hpp"
 #include "logging.hpp"
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "fd.hpp"
+#include "base/fd.hpp"
 
 #include <initializer_list>
 #include <optional>

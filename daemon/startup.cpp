@@ -4,12 +4,12 @@
 
 #include "bus_service.hpp"
 #include "config_store.hpp"
-#include "error.hpp"
-#include "linux_host.hpp"
+#include "base/error.hpp"
+#include "linux/linux_host.hpp"
 #include "logging.hpp"
 #include "options.hpp"
 #include "signals.hpp"
-#include "sim_host.hpp"
+#include "sim/sim_host.hpp"
 
 #include <sdbus-c++/Error.h>
 #include <signal.h>

@@ -1,8 +1,8 @@
 #include "udev_rules_writer.hpp"
 
-#include "error.hpp"
+#include "base/error.hpp"
 #include "logging.hpp"
-#include "udev_rules.hpp"
+#include "config/udev_rules.hpp"
 
 namespace vfiod::daemon
 {

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "device_manager.hpp"
-#include "policy.hpp"
+#include "service/device_manager.hpp"
+#include "config/policy.hpp"
 
 #include <mutex>
 #include <string>

@@ -5,12 +5,12 @@
  * poking at a daemon running on the sim backend.
  */
 
-#include "error.hpp"
-#include "pci_address.hpp"
-#include "sim_host.hpp"
-#include "sim_state_store.hpp"
-#include "sim_uevent_log.hpp"
-#include "sysfs_layout.hpp"
+#include "base/error.hpp"
+#include "base/pci_address.hpp"
+#include "sim/sim_host.hpp"
+#include "sim/sim_state_store.hpp"
+#include "sim/sim_uevent_log.hpp"
+#include "kernel/sysfs_layout.hpp"
 
 #include <cstdio>
 #include <cstring>

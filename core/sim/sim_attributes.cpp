@@ -1,6 +1,6 @@
-#include "sim_attributes.hpp"
+#include "sim/sim_attributes.hpp"
 
-#include "sim_migration.hpp"
+#include "sim/sim_migration.hpp"
 
 #include <cstdio>
 

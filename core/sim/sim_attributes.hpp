@@ -1,6 +1,6 @@
 #pragma once
 
-#include "sim_sysfs.hpp"
+#include "sim/sim_sysfs.hpp"
 
 #include <string>
 #include <string_view>

@@ -1,6 +1,6 @@
-#include "sim_host.hpp"
+#include "sim/sim_host.hpp"
 
-#include "sim_kernel.hpp"
+#include "sim/sim_kernel.hpp"
 
 namespace vfiod
 {

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "kernel_host.hpp"
-#include "pci_address.hpp"
+#include "kernel/kernel_host.hpp"
+#include "base/pci_address.hpp"
 
 #include <memory>
 #include <string>

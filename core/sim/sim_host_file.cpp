@@ -1,10 +1,10 @@
-#include "sim_host_file.hpp"
+#include "sim/sim_host_file.hpp"
 
-#include "error.hpp"
-#include "migration_fsm.hpp"
-#include "sim_pci_ids.hpp"
-#include "sim_toml_reader.hpp"
-#include "sysfs_layout.hpp"
+#include "base/error.hpp"
+#include "kernel/migration_fsm.hpp"
+#include "sim/sim_pci_ids.hpp"
+#include "sim/sim_toml_reader.hpp"
+#include "kernel/sysfs_layout.hpp"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "sim_model.hpp"
+#include "sim/sim_model.hpp"
 
 #include <string>
 #include <string_view>

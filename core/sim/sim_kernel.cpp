@@ -1,15 +1,15 @@
-#include "sim_kernel.hpp"
+#include "sim/sim_kernel.hpp"
 
-#include "error.hpp"
-#include "migration_fsm.hpp"
-#include "sim_attributes.hpp"
-#include "sim_host_file.hpp"
-#include "sim_migration.hpp"
-#include "sim_pci_bus.hpp"
-#include "sim_pci_ids.hpp"
-#include "sim_state_watch.hpp"
-#include "sim_sysfs.hpp"
-#include "sim_writes.hpp"
+#include "base/error.hpp"
+#include "kernel/migration_fsm.hpp"
+#include "sim/sim_attributes.hpp"
+#include "sim/sim_host_file.hpp"
+#include "sim/sim_migration.hpp"
+#include "sim/sim_pci_bus.hpp"
+#include "sim/sim_pci_ids.hpp"
+#include "sim/sim_state_watch.hpp"
+#include "sim/sim_sysfs.hpp"
+#include "sim/sim_writes.hpp"
 
 #include <fcntl.h>
 #include <time.h>

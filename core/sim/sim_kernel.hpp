@@ -1,10 +1,10 @@
 #pragma once
 
-#include "kernel_host.hpp"
-#include "pci_address.hpp"
-#include "sim_model.hpp"
-#include "sim_state_store.hpp"
-#include "sim_uevent_log.hpp"
+#include "kernel/kernel_host.hpp"
+#include "base/pci_address.hpp"
+#include "sim/sim_model.hpp"
+#include "sim/sim_state_store.hpp"
+#include "sim/sim_uevent_log.hpp"
 
 #include <chrono>
 #include <functional>

@@ -1,6 +1,6 @@
-#include "sim_migration.hpp"
+#include "sim/sim_migration.hpp"
 
-#include "migration_fsm.hpp"
+#include "kernel/migration_fsm.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

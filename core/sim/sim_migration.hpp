@@ -1,6 +1,6 @@
 #pragma once
 
-#include "sim_writes.hpp"
+#include "sim/sim_writes.hpp"
 
 #include <cstdint>
 #include <optional>

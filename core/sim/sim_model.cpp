@@ -1,4 +1,4 @@
-#include "sim_model.hpp"
+#include "sim/sim_model.hpp"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "pci_address.hpp"
+#include "base/pci_address.hpp"
 
 #include <cstdint>
 #include <map>

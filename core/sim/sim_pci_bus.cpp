@@ -1,6 +1,6 @@
-#include "sim_pci_bus.hpp"
+#include "sim/sim_pci_bus.hpp"
 
-#include "sim_migration.hpp"
+#include "sim/sim_migration.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "kernel_host.hpp"
-#include "sim_model.hpp"
+#include "kernel/kernel_host.hpp"
+#include "sim/sim_model.hpp"
 
 #include <vector>
 

@@ -1,4 +1,4 @@
-#include "sim_pci_ids.hpp"
+#include "sim/sim_pci_ids.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -1,7 +1,7 @@
-#include "sim_state_format.hpp"
+#include "sim/sim_state_format.hpp"
 
-#include "error.hpp"
-#include "sim_text.hpp"
+#include "base/error.hpp"
+#include "sim/sim_text.hpp"
 
 #include <algorithm>
 #include <charconv>

@@ -1,6 +1,6 @@
-#include "sim_state_store.hpp"
+#include "sim/sim_state_store.hpp"
 
-#include "error.hpp"
+#include "base/error.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>

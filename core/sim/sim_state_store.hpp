@@ -1,8 +1,8 @@
 #pragma once
 
-#include "fd.hpp"
-#include "sim_model.hpp"
-#include "sim_state_format.hpp"
+#include "base/fd.hpp"
+#include "sim/sim_model.hpp"
+#include "sim/sim_state_format.hpp"
 
 #include <optional>
 #include <string>

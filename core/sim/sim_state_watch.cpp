@@ -1,4 +1,4 @@
-#include "sim_state_watch.hpp"
+#include "sim/sim_state_watch.hpp"
 
 #include <poll.h>
 #include <sys/inotify.h>

@@ -1,8 +1,8 @@
-#include "sim_sysfs.hpp"
+#include "sim/sim_sysfs.hpp"
 
-#include "sim_attributes.hpp"
-#include "sim_migration.hpp"
-#include "sim_text.hpp"
+#include "sim/sim_attributes.hpp"
+#include "sim/sim_migration.hpp"
+#include "sim/sim_text.hpp"
 
 #include <algorithm>
 #include <charconv>

@@ -1,4 +1,4 @@
-#include "sim_text.hpp"
+#include "sim/sim_text.hpp"
 
 namespace vfiod::sim
 {

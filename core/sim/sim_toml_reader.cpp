@@ -1,7 +1,7 @@
-#include "sim_toml_reader.hpp"
+#include "sim/sim_toml_reader.hpp"
 
-#include "error.hpp"
-#include "sysfs_layout.hpp"
+#include "base/error.hpp"
+#include "kernel/sysfs_layout.hpp"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,8 +1,8 @@
-#include "sim_uevent_log.hpp"
+#include "sim/sim_uevent_log.hpp"
 
-#include "error.hpp"
-#include "fd.hpp"
-#include "sim_text.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "sim/sim_text.hpp"
 
 #include <fcntl.h>
 #include <sys/inotify.h>

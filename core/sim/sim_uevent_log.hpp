@@ -1,6 +1,6 @@
 #pragma once
 
-#include "kernel_host.hpp"
+#include "kernel/kernel_host.hpp"
 
 #include <memory>
 #include <optional>

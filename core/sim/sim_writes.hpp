@@ -1,6 +1,6 @@
 #pragma once
 
-#include "sim_pci_bus.hpp"
+#include "sim/sim_pci_bus.hpp"
 
 #include <string>
 #include <string_view>

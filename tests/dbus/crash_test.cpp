@@ -4,8 +4,8 @@
 // on vfio with a record that remembers that driver (and its owner, whose lease
 // waits for a re-attach). None is lost, none is left without a driver.
 
-#include "ledger.hpp"
-#include "sim_host.hpp"
+#include "ledger/ledger.hpp"
+#include "sim/sim_host.hpp"
 #include "vfiod_fixture.hpp"
 
 #include <signal.h>

@@ -2,9 +2,9 @@
 // parsing, the worker pool and the property diff.
 
 #include "authz.hpp"
-#include "daemon_config.hpp"
+#include "config/daemon_config.hpp"
 #include "device_adaptor.hpp"
-#include "error.hpp"
+#include "base/error.hpp"
 #include "error_map.hpp"
 #include "method_options.hpp"
 #include "options.hpp"
@@ -90,7 +90,7 @@ group_wait_ms = 500
     EXPECT_EQ(config.roots.modprobe, "/bin/true");
     EXPECT_EQ(config.access.users, (std::vector<std::string>{"alice", "bob"}));
     EXPECT_EQ(config.access.groups, std::vector<std::string>{"kvm"});
-    ManagerOptions options = config.managerOptions();
+    ManagerOptions options = managerOptions(config);
     EXPECT_EQ(options.timeouts.unbind, 100ms);
     EXPECT_EQ(options.timeouts.probe, 200ms);
     EXPECT_EQ(options.timeouts.devNode, 300ms);

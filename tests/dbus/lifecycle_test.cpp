@@ -1,8 +1,8 @@
 // vfiod over time: hotplug announcements, leases whose holder dies, a slow
 // operation that must not hold up other devices, and start-up/shutdown.
 
-#include "pci_address.hpp"
-#include "sim_host.hpp"
+#include "base/pci_address.hpp"
+#include "sim/sim_host.hpp"
 #include "vfiod_fixture.hpp"
 
 #include <signal.h>

@@ -2,8 +2,8 @@
 // with the built plugins, whose sim plugin drives the simulated host's
 // migration driver (0000:0b:00.0-3, one per legal flag set).
 
-#include "error.hpp"
-#include "migration_fsm.hpp"
+#include "base/error.hpp"
+#include "kernel/migration_fsm.hpp"
 #include "vfiod_fixture.hpp"
 
 #include <fcntl.h>

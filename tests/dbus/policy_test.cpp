@@ -3,7 +3,7 @@
 // Explain, UdevRules and Reload, on the sample simulated host
 // (conf/sim-host.toml).
 
-#include "sim_host.hpp"
+#include "sim/sim_host.hpp"
 #include "vfiod_fixture.hpp"
 
 #include <filesystem>

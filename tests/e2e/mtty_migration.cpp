@@ -2,15 +2,15 @@
 // device (two mdevs of type mtty-2), driven through the code vfiod uses for
 // migration on a real VFIO device: the vfio-pci plugin's ioctl layer
 // (plugins/vfio-pci/vfio_uapi.c) and vfiod's state machine
-// (core/migration_fsm.cpp). Every request is walked with walk() and its
+// (core/kernel/migration_fsm.cpp). Every request is walked with walk() and its
 // arcs applied one at a time; a request walk() refuses never reaches the
 // kernel (on 6.12.95 STOP_COPY->PRE_COPY spins forever in the kernel).
 //
 // Runs in the e2e_mtty guest (tests/e2e/run-mtty.sh). Prints one
 // "mtty: ok ..." or "mtty: FAIL ..." line per check; exit status 0 when
 // every check passed.
-#include "error.hpp"
-#include "migration_fsm.hpp"
+#include "base/error.hpp"
+#include "kernel/migration_fsm.hpp"
 
 extern "C"
 {

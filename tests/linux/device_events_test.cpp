@@ -4,10 +4,10 @@
 // device the policy marks is bound as it appears or, when that cannot
 // work, keeps its driver and says why.
 
-#include "device_manager.hpp"
-#include "linux_host.hpp"
-#include "policy.hpp"
-#include "policy_enforcer.hpp"
+#include "service/device_manager.hpp"
+#include "linux/linux_host.hpp"
+#include "config/policy.hpp"
+#include "service/policy_enforcer.hpp"
 #include "recording_testbed.hpp"
 
 #include <poll.h>

@@ -6,11 +6,11 @@
 // unbind timeout (a FIFO blocks like an unbind from vfio-pci with the
 // device open) and the /dev/vfio wait.
 
-#include "driver_binder.hpp"
-#include "error.hpp"
-#include "kernel_call.hpp"
-#include "linux_host.hpp"
-#include "pci_device.hpp"
+#include "binding/driver_binder.hpp"
+#include "base/error.hpp"
+#include "binding/kernel_call.hpp"
+#include "linux/linux_host.hpp"
+#include "pci/pci_device.hpp"
 #include "sysfs_tree.hpp"
 
 #include <chrono>

@@ -1,7 +1,7 @@
-#include "error.hpp"
-#include "iommu_group.hpp"
-#include "linux_host.hpp"
-#include "pci_device.hpp"
+#include "base/error.hpp"
+#include "pci/iommu_group.hpp"
+#include "linux/linux_host.hpp"
+#include "pci/pci_device.hpp"
 #include "recording_testbed.hpp"
 #include "sysfs_tree.hpp"
 

@@ -1,5 +1,5 @@
-#include "error.hpp"
-#include "linux_host.hpp"
+#include "base/error.hpp"
+#include "linux/linux_host.hpp"
 #include "sysfs_tree.hpp"
 
 #include <fcntl.h>

@@ -1,6 +1,6 @@
-#include "error.hpp"
-#include "linux_host.hpp"
-#include "pci_device.hpp"
+#include "base/error.hpp"
+#include "linux/linux_host.hpp"
+#include "pci/pci_device.hpp"
 #include "recording_testbed.hpp"
 #include "sysfs_tree.hpp"
 

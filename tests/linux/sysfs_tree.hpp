@@ -1,6 +1,6 @@
 #pragma once
 
-#include "linux_host.hpp"
+#include "linux/linux_host.hpp"
 
 #include <cstdint>
 #include <filesystem>

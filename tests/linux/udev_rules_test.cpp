@@ -4,10 +4,10 @@
 // replaced in a private mount namespace so this machine's rules and udev
 // database are neither read nor written).
 
-#include "error.hpp"
-#include "pci_device.hpp"
-#include "policy.hpp"
-#include "udev_rules.hpp"
+#include "base/error.hpp"
+#include "pci/pci_device.hpp"
+#include "config/policy.hpp"
+#include "config/udev_rules.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
-#include "linux_host.hpp"
+#include "linux/linux_host.hpp"
 #include "recording_testbed.hpp"
-#include "udev_uevent_source.hpp"
+#include "linux/udev_uevent_source.hpp"
 
 #include <poll.h>
 #include <umockdev.h>

@@ -1,8 +1,8 @@
 // The example of vfiod-plugin(7), taken from the page itself, builds with
 // the documented command against include/ and loads in the plugin host.
-#include "plugin_host.hpp"
+#include "plugin/plugin_host.hpp"
 #include "plugin_test_util.hpp"
-#include "sim_host.hpp"
+#include "sim/sim_host.hpp"
 #include "sim_test_util.hpp"
 
 #include <fstream>

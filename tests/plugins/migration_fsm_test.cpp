@@ -3,8 +3,8 @@
 // transcription of vfio_from_fsm_table and vfio_mig_get_next_state below,
 // written in the reference's row and column order (S R SC RS RP PC PCP E),
 // not the uAPI's, so a transposition in either copy shows.
-#include "error.hpp"
-#include "migration_fsm.hpp"
+#include "base/error.hpp"
+#include "kernel/migration_fsm.hpp"
 
 #include <map>
 #include <optional>

@@ -5,10 +5,10 @@ extern "C"
 #include "mlx5_helpers.h"
 }
 
-#include "error.hpp"
-#include "linux_host.hpp"
-#include "pci_device.hpp"
-#include "plugin_host.hpp"
+#include "base/error.hpp"
+#include "linux/linux_host.hpp"
+#include "pci/pci_device.hpp"
+#include "plugin/plugin_host.hpp"
 #include "plugin_test_util.hpp"
 #include "sysfs_tree.hpp"
 

@@ -1,11 +1,11 @@
 // Loading and refusing plugins, choosing one for a device, and calling ops
 // that fail or hang, on the simulated host.
-#include "error.hpp"
-#include "pci_device.hpp"
-#include "plugin_host.hpp"
-#include "plugin_services.hpp"
+#include "base/error.hpp"
+#include "pci/pci_device.hpp"
+#include "plugin/plugin_host.hpp"
+#include "plugin/plugin_services.hpp"
 #include "plugin_test_util.hpp"
-#include "sim_host.hpp"
+#include "sim/sim_host.hpp"
 #include "sim_test_util.hpp"
 
 #include <cerrno>

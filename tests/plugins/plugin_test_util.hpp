@@ -1,6 +1,6 @@
 #pragma once
 
-#include "plugin_host.hpp"
+#include "plugin/plugin_host.hpp"
 
 #include <cstdlib>
 #include <mutex>

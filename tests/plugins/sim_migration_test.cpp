@@ -1,12 +1,12 @@
 // Migration of simulated devices through the sim plugin and the engine:
 // walks, refusals that never reach the device, save/load round trips
 // checked byte for byte, pre-copy, cancellation, bad streams, migrate.
-#include "error.hpp"
-#include "migration_engine.hpp"
-#include "pci_device.hpp"
-#include "plugin_host.hpp"
+#include "base/error.hpp"
+#include "migration/migration_engine.hpp"
+#include "pci/pci_device.hpp"
+#include "plugin/plugin_host.hpp"
 #include "plugin_test_util.hpp"
-#include "sim_host.hpp"
+#include "sim/sim_host.hpp"
 #include "sim_test_util.hpp"
 
 #include <fcntl.h>

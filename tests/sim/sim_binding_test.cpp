@@ -1,7 +1,7 @@
 // driver_override, bind, unbind, drivers_probe, new_id/remove_id and
 // modprobe, with the kernel's errno for every refusal.
 
-#include "error.hpp"
+#include "base/error.hpp"
 #include "sim_test_util.hpp"
 
 #include <cerrno>

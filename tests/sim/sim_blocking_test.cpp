@@ -2,7 +2,7 @@
 // slow unbinds and resets, and SR-IOV disable or removal of open devices.
 // The waiting side holds no lock, so other processes carry on meanwhile.
 
-#include "error.hpp"
+#include "base/error.hpp"
 #include "sim_test_util.hpp"
 
 #include <signal.h>

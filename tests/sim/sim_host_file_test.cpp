@@ -1,8 +1,8 @@
 // The host description file: the shipped one loads, and every kind of
 // mistake is reported as FILE:LINE:COL.
 
-#include "error.hpp"
-#include "sim_host_file.hpp"
+#include "base/error.hpp"
+#include "sim/sim_host_file.hpp"
 #include "sim_test_util.hpp"
 
 #include <cstdlib>

@@ -1,7 +1,7 @@
 // The state outlives every SimHost: it is shared through the state
 // directory, written through on each change and never left half written.
 
-#include "error.hpp"
+#include "base/error.hpp"
 #include "sim_test_util.hpp"
 
 #include <signal.h>

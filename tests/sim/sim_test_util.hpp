@@ -1,6 +1,6 @@
 #pragma once
 
-#include "sim_host.hpp"
+#include "sim/sim_host.hpp"
 
 #include <cstdlib>
 #include <filesystem>

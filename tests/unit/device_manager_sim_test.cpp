@@ -2,11 +2,11 @@
 // kernel's behaviour is reproduced there, so whole sequences can be
 // checked end to end, including the rollbacks.
 
-#include "device_manager.hpp"
-#include "error.hpp"
-#include "pci_device.hpp"
-#include "sim_host.hpp"
-#include "sysfs_layout.hpp"
+#include "service/device_manager.hpp"
+#include "base/error.hpp"
+#include "pci/pci_device.hpp"
+#include "sim/sim_host.hpp"
+#include "kernel/sysfs_layout.hpp"
 
 #include <chrono>
 #include <cstdlib>

@@ -1,5 +1,5 @@
-#include "error.hpp"
-#include "kernel_call.hpp"
+#include "base/error.hpp"
+#include "binding/kernel_call.hpp"
 
 #include <atomic>
 #include <chrono>

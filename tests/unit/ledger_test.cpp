@@ -1,10 +1,10 @@
 // The ledger: its record format, atomic files, and the reconciliation of a
 // restarted DeviceManager with what the (simulated) kernel shows.
 
-#include "device_manager.hpp"
-#include "error.hpp"
-#include "ledger.hpp"
-#include "sim_host.hpp"
+#include "service/device_manager.hpp"
+#include "base/error.hpp"
+#include "ledger/ledger.hpp"
+#include "sim/sim_host.hpp"
 
 #include <unistd.h>
 

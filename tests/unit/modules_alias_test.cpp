@@ -1,4 +1,4 @@
-#include "modules_alias.hpp"
+#include "pci/modules_alias.hpp"
 
 #include <gtest/gtest.h>
 

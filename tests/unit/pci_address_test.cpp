@@ -1,5 +1,5 @@
-#include "error.hpp"
-#include "pci_address.hpp"
+#include "base/error.hpp"
+#include "base/pci_address.hpp"
 
 #include <gtest/gtest.h>
 

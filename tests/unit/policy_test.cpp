@@ -1,5 +1,5 @@
-#include "error.hpp"
-#include "policy.hpp"
+#include "base/error.hpp"
+#include "config/policy.hpp"
 
 #include <cstdlib>
 #include <filesystem>

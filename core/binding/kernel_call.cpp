@@ -1,0 +1,183 @@
+#include "binding/kernel_call.hpp"
+
+#include "base/error.hpp"
+#include "kernel/kernel_host.hpp"
+#include "base/spare_threads.hpp"
+
+#include <condition_variable>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace vfiod
+{
+
+namespace
+{
+
+/** Shared between the caller and a call that may outlive it. */
+struct CallState
+{
+    std::mutex mutex;
+    std::condition_variable done;
+    bool finished = false;
+    std::exception_ptr error;
+};
+
+void runAndSignal(const std::shared_ptr<CallState>& state,
+                  const std::function<void()>& call)
+{
+    std::exception_ptr error;
+    try
+    {
+        call();
+    }
+    catch (...)
+    {
+        error = std::current_exception();
+    }
+    std::lock_guard lock(state->mutex);
+    state->error = error;
+    state->finished = true;
+    state->done.notify_all();
+}
+
+std::string errnoText(int code)
+{
+    const char* desc = strerrordesc_np(code);
+    const char* name = strerrorname_np(code);
+    return std::string(desc ? desc : "unknown error") + " (" +
+           (name ? name : std::to_string(code).c_str()) + ")";
+}
+
+} // namespace
+
+void runWithTimeout(const std::function<void()>& call,
+                    std::chrono::milliseconds timeout, const std::string& what)
+{
+    auto state = std::make_shared<CallState>();
+    runOnSpareThread([state, call] { runAndSignal(state, call); });
+
+    std::unique_lock lock(state->mutex);
+    if (!state->done.wait_for(lock, timeout,
+                              [&state] { return state->finished; }))
+    {
+        fail(Errc::TimedOut,
+             what + " did not complete within " +
+                 std::to_string(timeout.count()) +
+                 " ms; the kernel is still waiting (a process probably "
+                 "holds the device open)");
+    }
+    if (state->error)
+    {
+        std::rethrow_exception(state->error);
+    }
+}
+
+void failKernelWrite(const std::system_error& e, const PciAddress& address,
+                     const std::string& what)
+{
+    int code = e.code().value();
+    std::string message =
+        what + " failed for " + address.str() + ": " + errnoText(code);
+    switch (code)
+    {
+        case ENODEV:
+        case ENOENT:
+            fail(Errc::NotFound, message + "; the device or driver vanished");
+        case EBUSY:
+        case EAGAIN:
+            fail(Errc::Busy, message);
+        default:
+            fail(Errc::Failed, message);
+    }
+}
+
+struct KernelCalls::Stuck
+{
+    mutable std::mutex mutex;
+    mutable std::condition_variable cleared;
+    std::set<PciAddress> addresses;
+
+    void mark(const PciAddress& address)
+    {
+        std::lock_guard lock(mutex);
+        addresses.insert(address);
+    }
+
+    void clear(const PciAddress& address)
+    {
+        std::lock_guard lock(mutex);
+        addresses.erase(address);
+        cleared.notify_all();
+    }
+};
+
+KernelCalls::KernelCalls(KernelHost& host) :
+    host(host), stuck(std::make_shared<Stuck>())
+{}
+
+KernelCalls::~KernelCalls() = default;
+
+void KernelCalls::write(const PciAddress& address, const std::string& path,
+                        const std::string& value,
+                        std::chrono::milliseconds timeout,
+                        const std::string& what)
+{
+    // The call clears its own mark whenever it returns, even after the
+    // caller gave up on it; the shared_ptr keeps the set alive till then.
+    auto marks = stuck;
+    KernelHost* kernel = &host;
+    marks->mark(address);
+    try
+    {
+        runWithTimeout(
+            [marks, kernel, address, path, value] {
+                try
+                {
+                    kernel->write(path, value);
+                }
+                catch (...)
+                {
+                    marks->clear(address);
+                    throw;
+                }
+                marks->clear(address);
+            },
+            timeout, what + " of " + address.str());
+    }
+    catch (const std::system_error& e)
+    {
+        failKernelWrite(e, address, what);
+    }
+}
+
+void KernelCalls::requireNotStuck(const PciAddress& address) const
+{
+    std::lock_guard lock(stuck->mutex);
+    if (stuck->addresses.count(address) != 0)
+    {
+        fail(Errc::Busy, "an earlier kernel call on " + address.str() +
+                             " is still blocked (an unbind waits until "
+                             "every process closes the device)");
+    }
+}
+
+bool KernelCalls::isStuck(const PciAddress& address) const
+{
+    std::lock_guard lock(stuck->mutex);
+    return stuck->addresses.count(address) != 0;
+}
+
+bool KernelCalls::waitUntilNotStuck(const PciAddress& address,
+                                    std::chrono::milliseconds timeout) const
+{
+    std::unique_lock lock(stuck->mutex);
+    return stuck->cleared.wait_for(lock, timeout, [this, &address] {
+        return stuck->addresses.count(address) == 0;
+    });
+}
+
+} // namespace vfiod

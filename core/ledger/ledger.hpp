@@ -1,0 +1,83 @@
+#pragma once
+
+#include "base/pci_address.hpp"
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace vfiod
+{
+
+/**
+ * @brief What vfiod remembers of a device it took from its original
+ * driver, so that a restart (or a crash) never loses track of it.
+ */
+struct LedgerRecord
+{
+    PciAddress address;
+    /// The driver before vfiod bound the device to vfio; "" when it had
+    /// none.
+    std::string originalDriver;
+    std::string owner;      ///< the assignment's owner, "" when free
+    std::string leaseToken; ///< lets the owner re-attach, "" when free
+    /// Written before the kernel is asked to bind: the bind may not have
+    /// happened (a crash in between). Cleared once the bind is verified.
+    bool binding = false;
+
+    bool operator==(const LedgerRecord&) const = default;
+};
+
+/**
+ * @brief The ledger under the state directory: one small file per device,
+ * DIR/devices/DDDD:BB:DD.F, each replaced atomically and durably (written
+ * to a temporary file, fsynced, renamed, the directory fsynced), so a
+ * crash at any point leaves the old record or the new one, never a mix.
+ *
+ * Thread-safe. A write failure is thrown: the caller must not change the
+ * kernel on the strength of a record that was not kept.
+ */
+class Ledger
+{
+  public:
+    /** @brief Creates DIR/devices when missing.
+     *  @throws Error(Errc::Failed) when it cannot. */
+    explicit Ledger(std::string stateDir);
+
+    /**
+     * @brief Every record on disk. A record that cannot be parsed is
+     * reported in @p damaged (file name and why) and left in place for the
+     * administrator, never guessed at.
+     */
+    std::map<PciAddress, LedgerRecord>
+        load(std::map<std::string, std::string>* damaged = nullptr) const;
+
+    /** @throws Error(Errc::Failed) naming the file. */
+    void put(const LedgerRecord& record);
+
+    /** @brief Removes the record; no record is fine.
+     *  @throws Error(Errc::Failed) naming the file. */
+    void erase(const PciAddress& address);
+
+    const std::string& directory() const noexcept
+    {
+        return dir;
+    }
+
+  private:
+    std::string pathOf(const PciAddress& address) const;
+
+    std::string dir;
+    mutable std::mutex mutex; ///< orders writes of one process
+};
+
+/** @brief The record as text (key=value lines), and back.
+ *  @throws Error(Errc::InvalidArgument) for text that is not a record. */
+std::string formatLedgerRecord(const LedgerRecord& record);
+LedgerRecord parseLedgerRecord(const std::string& text);
+
+/** @brief A fresh random lease token (128 bits, hex). */
+std::string newLeaseToken();
+
+} // namespace vfiod

@@ -1,0 +1,228 @@
+#include "plugin/plugin_host.hpp"
+
+#include "base/error.hpp"
+#include "plugin/plugin_call.hpp"
+#include "plugin/plugin_loader.hpp"
+
+#include <dirent.h>
+#include <syslog.h>
+
+#include <algorithm>
+
+namespace vfiod
+{
+
+bool pluginMatches(const vfiod_plugin_match& match,
+                   const PciDevice& device) noexcept
+{
+    auto same = [](uint32_t want, uint32_t have) {
+        return want == VFIOD_PLUGIN_ANY_ID || want == have;
+    };
+    return same(match.vendor, device.vendorId) &&
+           same(match.device, device.deviceId) &&
+           same(match.subsystem_vendor, device.subsystemVendorId) &&
+           same(match.subsystem_device, device.subsystemDeviceId) &&
+           ((match.class_code ^ device.classCode) & match.class_mask) == 0;
+}
+
+namespace
+{
+
+bool matchesTable(const LoadedPlugin& plugin, const PciDevice& device)
+{
+    const vfiod_plugin_descriptor& d = plugin.descriptor();
+    for (size_t i = 0; i < d.match_count; ++i)
+    {
+        if (pluginMatches(d.matches[i], device))
+        {
+            return true;
+        }
+    }
+    return false;
+}
+
+/** @brief The *.so files of a directory, sorted. */
+std::vector<std::string> sharedObjects(const std::string& directory)
+{
+    std::vector<std::string> names;
+    DIR* dir = ::opendir(directory.c_str());
+    if (dir == nullptr)
+    {
+        return names;
+    }
+    while (const dirent* entry = ::readdir(dir))
+    {
+        std::string_view name = entry->d_name;
+        if (name.size() > 3 && name.ends_with(".so"))
+        {
+            names.emplace_back(name);
+        }
+    }
+    ::closedir(dir);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+} // namespace
+
+PluginHost::PluginHost(KernelHost& kernel, PluginHostConfig configuration) :
+    config(std::move(configuration)),
+    shared(std::make_shared<PluginServicesShared>(kernel, config.helpers,
+                                                  config.log)),
+    stuck(std::make_shared<StuckDevices>())
+{
+    loadDirectory();
+}
+
+PluginHost::~PluginHost() = default;
+
+void PluginHost::refuse(const std::string& path, const std::string& why) const
+{
+    if (config.log)
+    {
+        config.log(LOG_WARNING,
+                   "plugin " + path + " refused: " + why + "; skipping it");
+    }
+}
+
+void PluginHost::loadDirectory()
+{
+    if (config.directory.empty())
+    {
+        return;
+    }
+    for (const std::string& name : sharedObjects(config.directory))
+    {
+        loadFile(config.directory + "/" + name);
+    }
+}
+
+void PluginHost::loadFile(const std::string& path)
+{
+    auto result = loadPlugin(path, shared);
+    if (const std::string* why = std::get_if<std::string>(&result))
+    {
+        refuse(path, *why);
+        return;
+    }
+    auto plugin = std::get<std::shared_ptr<LoadedPlugin>>(std::move(result));
+    auto same = [&](const std::shared_ptr<LoadedPlugin>& other) {
+        return other->name() == plugin->name();
+    };
+    if (auto other = std::find_if(loaded.begin(), loaded.end(), same);
+        other != loaded.end())
+    {
+        refuse(path, "another plugin named \"" + plugin->name() +
+                         "\" is already loaded from " + (*other)->path());
+        return;
+    }
+    if (config.log)
+    {
+        config.log(LOG_INFO,
+                   "plugin " + plugin->name() + " loaded from " + path);
+    }
+    loaded.push_back(std::move(plugin));
+}
+
+std::vector<PluginInfo> PluginHost::plugins() const
+{
+    std::vector<PluginInfo> list;
+    for (const auto& plugin : loaded)
+    {
+        const vfiod_plugin_descriptor& d = plugin->descriptor();
+        list.push_back({plugin->name(), plugin->path(), d.abi_major,
+                        d.abi_minor, d.priority});
+    }
+    return list;
+}
+
+bool PluginHost::claims(const std::shared_ptr<LoadedPlugin>& plugin,
+                        const PciDevice& device)
+{
+    if (!matchesTable(*plugin, device))
+    {
+        return false;
+    }
+    if (!VFIOD_HAS_OP(*plugin, probe))
+    {
+        return true;
+    }
+    PluginDevice candidate(plugin, device, stuck, config.opTimeout);
+    try
+    {
+        return candidate.probe();
+    }
+    catch (const Error& e)
+    {
+        if (config.log)
+        {
+            config.log(LOG_WARNING, std::string(e.what()) + ", ignoring");
+        }
+        return false;
+    }
+}
+
+PluginDevice PluginHost::deviceFor(const PciDevice& device,
+                                   const std::string& forced)
+{
+    if (!forced.empty())
+    {
+        auto it =
+            std::find_if(loaded.begin(), loaded.end(),
+                         [&](const auto& p) { return p->name() == forced; });
+        if (it == loaded.end())
+        {
+            fail(Errc::NotFound,
+                 "no plugin named \"" + forced + "\" is loaded");
+        }
+        if (!claims(*it, device))
+        {
+            fail(Errc::NotSupported, "plugin " + forced + " does not handle " +
+                                         device.address.str());
+        }
+        return PluginDevice(*it, device, stuck, config.opTimeout);
+    }
+    std::vector<std::shared_ptr<LoadedPlugin>> order = loaded;
+    std::stable_sort(
+        order.begin(), order.end(), [](const auto& a, const auto& b) {
+            return a->descriptor().priority > b->descriptor().priority;
+        });
+    for (const auto& plugin : order)
+    {
+        if (claims(plugin, device))
+        {
+            return PluginDevice(plugin, device, stuck, config.opTimeout);
+        }
+    }
+    fail(Errc::NotFound, "no plugin handles " + device.address.str());
+}
+
+std::string PluginHost::chooseName(const PciDevice& device,
+                                   const std::string& forced)
+{
+    try
+    {
+        return deviceFor(device, forced).pluginName();
+    }
+    catch (const Error& e)
+    {
+        if (e.code() == Errc::NotFound && forced.empty())
+        {
+            return {};
+        }
+        throw;
+    }
+}
+
+bool PluginHost::isStuck(const PciAddress& address) const
+{
+    return stuck->contains(address);
+}
+
+bool PluginHost::waitUntilNotStuck(const PciAddress& address,
+                                   std::chrono::milliseconds timeout) const
+{
+    return stuck->waitUntilClear(address, timeout);
+}
+
+} // namespace vfiod
