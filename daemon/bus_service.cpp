@@ -140,12 +140,12 @@ BusService::BusService(std::optional<std::string> busAddress,
     config(config), host(host), verbose(verbose), startConfig(config.current()),
     backend(host.backend()), connection(connectBus(this->busAddress)),
     loop(*connection),
-    ledger(paths.ledgerDir.empty() ? nullptr
-                                   : std::make_unique<Ledger>(paths.ledgerDir)),
-    manager(host, managerOptions(startConfig)), enforcer(manager),
-    udevRules(manager, paths.udevRulesDir),
-    pluginHost(host, pluginHostConfig(startConfig, backend)),
-    plugins(pluginHost, manager, enforcer),
+    service(host,
+            ServiceOptions{managerOptions(startConfig),
+                           pluginHostConfig(startConfig, backend),
+                           paths.ledgerDir},
+            logNotice),
+    manager(service.registry()), udevRules(manager, paths.udevRulesDir),
     authorizer([&config] { return config.access(); }),
     leases(loop,
            [this](const PciAddress& address, const std::string& owner) {
@@ -153,26 +153,22 @@ BusService::BusService(std::optional<std::string> busAddress,
            }),
     pool(workerCount(), [this] { return connectBus(this->busAddress); }),
     operations(
-        manager, enforcer, udevRules, authorizer, config, leases,
-        [this](const DaemonConfig& fresh) { applyConfig(fresh); }, plugins,
-        [this](const PciAddress& address) {
-            onDeviceChange({DeviceChange::Kind::Changed, address});
-        },
+        service, udevRules, authorizer, config, leases,
+        [this](const DaemonConfig& fresh) { applyConfig(fresh); },
         [this](const PciAddress& address, const std::string& phase,
                uint64_t bytes) {
             loop.post([this, address, phase, bytes] {
                 tree.progress(address, phase, bytes);
             });
         }),
-    requests(loop, pool, operations, plugins),
-    tree(*connection, manager, plugins, requests)
+    requests(loop, pool, operations, service),
+    tree(*connection, manager, service.plugins(), requests)
 {
     manager.subscribe(
         [this](const DeviceChange& change) { onDeviceChange(change); });
-    if (ledger)
-    {
-        manager.keepLedger(*ledger);
-    }
+    service.onStatusChange([this](const PciAddress& address) {
+        onDeviceChange({DeviceChange::Kind::Changed, address});
+    });
 }
 
 BusService::~BusService()
@@ -182,18 +178,8 @@ BusService::~BusService()
 
 void BusService::onDeviceChange(const DeviceChange& change)
 {
-    // The plugin is chosen before the object is announced: a device
-    // object is complete when it appears. This runs on the thread that
-    // changed the device (the uevent lane, or enumerate at start-up).
-    if (change.kind == DeviceChange::Kind::Added)
-    {
-        plugins.refresh(change.address);
-    }
-    else if (change.kind == DeviceChange::Kind::Removed)
-    {
-        plugins.forget(change.address);
-    }
-    // Called from whichever thread changed the device: objects are only
+    // The core service chose the device's plugin before this listener
+    // ran: a device object is complete when it appears. Called from whichever thread changed the device: objects are only
     // touched on the loop.
     loop.post([this, change] {
         size_t before = tree.size();
@@ -209,10 +195,10 @@ void BusService::onDeviceChange(const DeviceChange& change)
 void BusService::start()
 {
     // The object manager first: device objects announce themselves to it.
-    root = std::make_unique<ManagerAdaptor>(*connection, tree, requests,
-                                            udevRules, backend, plugins);
+    root = std::make_unique<ManagerAdaptor>(
+        *connection, tree, requests, udevRules, backend, service.plugins());
     policyInForce = config.policy();
-    enforcer.setPolicy(policyInForce);
+    service.setPolicy(policyInForce);
 
     // Subscribe to uevents before reading the devices, so that nothing
     // that happens in between is missed.
@@ -242,7 +228,7 @@ void BusService::start()
 
 void BusService::reconcileLedger()
 {
-    if (!ledger)
+    if (!service.keepsLedger())
     {
         return;
     }
@@ -389,7 +375,7 @@ void BusService::applyConfig(const DaemonConfig& fresh)
         // device from a guest or a user; it binds what the new policy
         // marks and changes what happens from now on.
         policyInForce = policy;
-        enforcer.setPolicy(policy);
+        service.setPolicy(policy);
         udevRules.update(*policy);
         logInfo(policySummary(*policy, config.policyDir()));
         applyPolicyToAll();

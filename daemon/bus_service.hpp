@@ -2,15 +2,12 @@
 
 #include "authz.hpp"
 #include "config_store.hpp"
-#include "service/device_manager.hpp"
 #include "lease.hpp"
 #include "main_loop.hpp"
 #include "object_tree.hpp"
 #include "operations.hpp"
-#include "plugin_devices.hpp"
-#include "plugin/plugin_host.hpp"
-#include "service/policy_enforcer.hpp"
 #include "requests.hpp"
+#include "service/device_service.hpp"
 #include "udev_rules_writer.hpp"
 #include "worker_pool.hpp"
 
@@ -47,12 +44,12 @@ std::unique_ptr<sdbus::IConnection>
     connectBus(const std::optional<std::string>& address);
 
 /**
- * @brief vfiod on the bus: wires DeviceManager, the object tree, the
+ * @brief vfiod on the bus: wires the core service, the object tree, the
  * workers, leases and uevents together, and owns the start-up order.
  *
  * Threads: the main thread runs the loop (bus dispatch, objects, leases,
  * uevent reading, signals); the worker pool runs operations and
- * authorization; DeviceManager's listeners hand changes to the loop.
+ * authorization; the core's listeners hand changes to the loop.
  */
 class BusService
 {
@@ -98,12 +95,9 @@ class BusService
 
     std::unique_ptr<sdbus::IConnection> connection;
     MainLoop loop;
-    std::unique_ptr<Ledger> ledger;
-    DeviceManager manager;
-    PolicyEnforcer enforcer;
+    DeviceService service;
+    DeviceManager& manager; ///< service.registry()
     UdevRulesWriter udevRules;
-    PluginHost pluginHost;
-    PluginDevices plugins;
     Authorizer authorizer;
     LeaseTable leases;
     WorkerPool pool;

@@ -120,8 +120,9 @@ void DeviceAdaptor::progress(const std::string& phase, uint64_t bytes)
 DeviceRequest DeviceAdaptor::request(std::string_view method)
 {
     const sdbus::Message* message = getObject().getCurrentlyProcessedMessage();
-    return DeviceRequest{message->getSender(), address,
-                         std::string(method) + " " + address.str()};
+    return DeviceRequest{{address, std::string(method) + " " + address.str()},
+                         message->getSender(),
+                         std::string(method)};
 }
 
 void DeviceAdaptor::Bind(sdbus::Result<>&& result, MethodOptions options)

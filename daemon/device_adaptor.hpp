@@ -2,7 +2,7 @@
 
 #include "service/device_manager.hpp"
 #include "method_options.hpp"
-#include "plugin_devices.hpp"
+#include "service/plugin_devices.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
 #include <vfiod1_device_adaptor.h>

@@ -1,5 +1,7 @@
 #include "error_map.hpp"
 
+#include "migration/migration_engine.hpp"
+
 #include "logging.hpp"
 
 #include <array>
@@ -85,6 +87,27 @@ sdbus::Error currentBusError(std::string_view context)
         logError(std::string(context) + ": unexpected failure");
         return sdbus::Error(busErrorName(Errc::Failed),
                             std::string(context) + ": internal error in vfiod");
+    }
+}
+
+sdbus::Error currentMigrationBusError(const std::string& what)
+{
+    try
+    {
+        throw;
+    }
+    catch (const migration::MigrationFailure& e)
+    {
+        if (e.cancelled())
+        {
+            return sdbus::Error(std::string(cancelledErrorName),
+                                what + ": " + e.what());
+        }
+        return sdbus::Error(busErrorName(e.code()), what + ": " + e.what());
+    }
+    catch (...)
+    {
+        return currentBusError(what);
     }
 }
 

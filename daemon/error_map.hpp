@@ -43,6 +43,13 @@ sdbus::Error toBusError(const Error& error);
 sdbus::Error currentBusError(std::string_view context);
 
 /**
+ * @brief currentBusError for save, load and migrate: a MigrationFailure
+ * that was cancelled() goes out as Cancelled, any other with its code;
+ * the message starts with @p what and says where the device was left.
+ */
+sdbus::Error currentMigrationBusError(const std::string& what);
+
+/**
  * @brief Runs a method or property handler body and turns whatever it
  * throws into an sdbus::Error: sdbus-c++ 1.2 catches only sdbus::Error in
  * callbacks, and anything else would unwind through sd-bus and end the

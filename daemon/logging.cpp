@@ -317,4 +317,20 @@ void logStructured(LogLevel level, std::string_view message,
     writeStderr(details::stderrLine(to, level, message));
 }
 
+void logNotice(NoticeLevel level, const std::string& message)
+{
+    switch (level)
+    {
+        case NoticeLevel::Debug:
+            logDebug(message);
+            return;
+        case NoticeLevel::Info:
+            logInfo(message);
+            return;
+        case NoticeLevel::Warning:
+            logWarning(message);
+            return;
+    }
+}
+
 } // namespace vfiod::daemon

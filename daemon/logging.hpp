@@ -1,5 +1,7 @@
 #pragma once
 
+#include "base/notice.hpp"
+
 #include "config/daemon_config.hpp"
 #include "base/pci_address.hpp"
 
@@ -126,6 +128,9 @@ inline void
 {
     logStructured(LogLevel::Debug, message, {}, where);
 }
+
+/** @brief The core's notices (base/notice.hpp), logged at their level. */
+void logNotice(NoticeLevel level, const std::string& message);
 
 namespace details
 {

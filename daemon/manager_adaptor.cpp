@@ -6,7 +6,7 @@
 #include "base/error.hpp"
 #include "error_map.hpp"
 #include "object_tree.hpp"
-#include "plugin_devices.hpp"
+#include "service/plugin_devices.hpp"
 #include "requests.hpp"
 #include "udev_rules_writer.hpp"
 

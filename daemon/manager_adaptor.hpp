@@ -1,5 +1,7 @@
 #pragma once
 
+#include "service/plugin_devices.hpp"
+
 #include <sdbus-c++/sdbus-c++.h>
 #include <vfiod1_manager_adaptor.h>
 
@@ -10,7 +12,6 @@ namespace vfiod::daemon
 {
 
 class ObjectTree;
-class PluginDevices;
 class Requests;
 class UdevRulesWriter;
 

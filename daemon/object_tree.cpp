@@ -2,7 +2,7 @@
 
 #include "device_adaptor.hpp"
 #include "logging.hpp"
-#include "plugin_devices.hpp"
+#include "service/plugin_devices.hpp"
 
 namespace vfiod::daemon
 {

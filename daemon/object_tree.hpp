@@ -1,5 +1,7 @@
 #pragma once
 
+#include "service/plugin_devices.hpp"
+
 #include "service/device_manager.hpp"
 
 #include <map>
@@ -16,7 +18,6 @@ namespace vfiod::daemon
 {
 
 class DeviceAdaptor;
-class PluginDevices;
 class Requests;
 
 /**

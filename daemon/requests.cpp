@@ -1,6 +1,5 @@
 #include "requests.hpp"
 
-#include "plugin_devices.hpp"
 #include "worker_pool.hpp"
 
 namespace vfiod::daemon
@@ -17,9 +16,9 @@ constexpr auto ueventLane = "uevents";
 } // namespace
 
 Requests::Requests(MainLoop& loop, WorkerPool& pool, Operations& operations,
-                   PluginDevices& plugins) :
+                   DeviceService& service) :
     loop(loop),
-    pool(pool), operations(operations), plugins(plugins)
+    pool(pool), operations(operations), service(service)
 {}
 
 void Requests::bind(DeviceRequest request, BindOptions options,
@@ -114,24 +113,24 @@ void Requests::setMigrationState(
                 });
 }
 
-void Requests::submitMigration(
-    DeviceRequest request, MigrationJob job, sdbus::Result<>&& result,
-    void (Operations::*run)(WorkerContext&, const DeviceRequest&, MigrationJob&,
-                            PendingReply<>&))
+void Requests::submitMigration(DeviceRequest request, MigrationJob job,
+                               sdbus::Result<>&& result,
+                               void (DeviceService::*run)(const Request&,
+                                                          MigrationJob&))
 {
     std::vector<PciAddress> devices{request.address};
     if (job.target)
     {
         devices.push_back(*job.target);
     }
-    job.cancel = plugins.queue(devices);
+    job.cancel = service.queueMigration(devices);
     std::string lane = request.address.str();
     PendingReply<> reply(std::move(result), loop, request.what);
     pool.submit(lane,
                 [this, run, request = std::move(request), job = std::move(job),
                  reply = std::move(reply)](WorkerContext& c) mutable {
-                    (operations.*run)(c, request, job, reply);
-                    plugins.unqueue(job.cancel);
+                    operations.stream(c, request, job, run, reply);
+                    service.unqueueMigration(job.cancel);
                 });
 }
 
@@ -141,7 +140,7 @@ void Requests::saveState(DeviceRequest request, UniqueFd fd,
     MigrationJob job;
     job.fd = std::move(fd);
     submitMigration(std::move(request), std::move(job), std::move(result),
-                    &Operations::saveState);
+                    &DeviceService::saveState);
 }
 
 void Requests::loadState(DeviceRequest request, UniqueFd fd,
@@ -150,7 +149,7 @@ void Requests::loadState(DeviceRequest request, UniqueFd fd,
     MigrationJob job;
     job.fd = std::move(fd);
     submitMigration(std::move(request), std::move(job), std::move(result),
-                    &Operations::loadState);
+                    &DeviceService::loadState);
 }
 
 void Requests::migrate(DeviceRequest request, PciAddress target,
@@ -159,7 +158,7 @@ void Requests::migrate(DeviceRequest request, PciAddress target,
     MigrationJob job;
     job.target = target;
     submitMigration(std::move(request), std::move(job), std::move(result),
-                    &Operations::migrate);
+                    &DeviceService::migrate);
 }
 
 void Requests::cancelMigration(DeviceRequest request, sdbus::Result<>&& result)
@@ -201,15 +200,9 @@ void Requests::leaseExpired(const PciAddress& address, const std::string& owner)
 void Requests::uevents(std::vector<Uevent> events)
 {
     pool.submit(ueventLane, [this, events = std::move(events)](WorkerContext&) {
-        operations.applyUevents(events);
-        for (const Uevent& event : events)
+        for (const PciAddress& added : service.applyUevents(events))
         {
-            PciAddress address;
-            if (event.subsystem == "pci" && event.action == "add" &&
-                PciAddress::tryParse(event.sysname, address))
-            {
-                applyPolicy(address);
-            }
+            applyPolicy(added);
         }
     });
 }

@@ -10,7 +10,6 @@ namespace vfiod::daemon
 {
 
 class MainLoop;
-class PluginDevices;
 class WorkerPool;
 
 /**
@@ -23,7 +22,7 @@ class Requests
 {
   public:
     Requests(MainLoop& loop, WorkerPool& pool, Operations& operations,
-             PluginDevices& plugins);
+             DeviceService& service);
 
     void bind(DeviceRequest request, BindOptions options,
               sdbus::Result<>&& result);
@@ -73,15 +72,15 @@ class Requests
     void uevents(std::vector<Uevent> events);
 
   private:
-    void submitMigration(
-        DeviceRequest request, MigrationJob job, sdbus::Result<>&& result,
-        void (Operations::*run)(WorkerContext&, const DeviceRequest&,
-                                MigrationJob&, PendingReply<>&));
+    void submitMigration(DeviceRequest request, MigrationJob job,
+                         sdbus::Result<>&& result,
+                         void (DeviceService::*run)(const Request&,
+                                                    MigrationJob&));
 
     MainLoop& loop;
     WorkerPool& pool;
     Operations& operations;
-    PluginDevices& plugins;
+    DeviceService& service;
 };
 
 } // namespace vfiod::daemon

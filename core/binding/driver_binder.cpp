@@ -31,6 +31,24 @@ DriverBinder::DriverBinder(KernelHost& host, KernelCalls& calls,
 
 DriverBinder::~DriverBinder() = default;
 
+void DriverBinder::clearOverride(const PciAddress& address)
+{
+    writeOverride(address, "");
+}
+
+void DriverBinder::setVfAutoprobe(const PciAddress& pf, bool on)
+{
+    try
+    {
+        host.write(sysfs::deviceAttr(pf, "sriov_drivers_autoprobe"),
+                   on ? "1" : "0");
+    }
+    catch (const std::system_error& e)
+    {
+        failKernelWrite(e, pf, "writing sriov_drivers_autoprobe");
+    }
+}
+
 std::string DriverBinder::chooseVfioDriver(const PciDevice& device,
                                            const std::string& requested)
 {

@@ -105,6 +105,20 @@ class DriverBinder
      */
     std::optional<std::string> hostDriverFor(const PciDevice& device);
 
+    /**
+     * @brief Clears driver_override, so that the device's next probe is
+     * the kernel's own choice (an override left by a bind cut short).
+     * @throws Error: NotFound, Busy, Failed.
+     */
+    void clearOverride(const PciAddress& address);
+
+    /**
+     * @brief Sets a PF's sriov_drivers_autoprobe: off, a VF it creates
+     * stays without a driver until vfiod binds it.
+     * @throws Error: NotFound, Busy, Failed.
+     */
+    void setVfAutoprobe(const PciAddress& pf, bool on);
+
   private:
     void probeThroughOverride(const PciAddress& address,
                               const std::string& driver);

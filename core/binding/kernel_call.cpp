@@ -1,5 +1,7 @@
 #include "binding/kernel_call.hpp"
 
+#include "base/errno_map.hpp"
+
 #include "base/error.hpp"
 #include "kernel/kernel_host.hpp"
 #include "base/spare_threads.hpp"
@@ -82,17 +84,12 @@ void failKernelWrite(const std::system_error& e, const PciAddress& address,
     int code = e.code().value();
     std::string message =
         what + " failed for " + address.str() + ": " + errnoText(code);
-    switch (code)
+    Errc errc = errcOfErrno(code);
+    if (errc == Errc::NotFound)
     {
-        case ENODEV:
-        case ENOENT:
-            fail(Errc::NotFound, message + "; the device or driver vanished");
-        case EBUSY:
-        case EAGAIN:
-            fail(Errc::Busy, message);
-        default:
-            fail(Errc::Failed, message);
+        message += "; the device or driver vanished";
     }
+    fail(errc, message);
 }
 
 struct KernelCalls::Stuck

@@ -2,6 +2,7 @@
 // interface, the way QEMU does (container, group, IOMMU, device fd).
 #include "linux/linux_host.hpp"
 #include "kernel/sysfs_layout.hpp"
+#include "base/errno_map.hpp"
 
 #include <fcntl.h>
 #include <linux/vfio.h>
@@ -22,16 +23,11 @@ namespace
 {
     std::string message = "opening the VFIO device of " + address.str() + ": " +
                           what + ": " + std::strerror(error);
-    switch (error)
+    if (error == EBUSY)
     {
-        case ENOENT:
-        case ENODEV:
-            fail(Errc::NotFound, message);
-        case EBUSY:
-            fail(Errc::Busy, message + " (the group is open elsewhere)");
-        default:
-            fail(Errc::Failed, message);
+        message += " (the group is open elsewhere)";
     }
+    fail(errcOfErrno(error), message);
 }
 
 } // namespace

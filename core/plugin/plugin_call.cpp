@@ -1,5 +1,7 @@
 #include "plugin/plugin_call.hpp"
 
+#include "base/errno_map.hpp"
+
 #include "base/error.hpp"
 #include "base/spare_threads.hpp"
 
@@ -129,23 +131,7 @@ void failPluginOp(const OpResult& result, const std::string& what)
         (result.reason.empty()
              ? errnoDescription(error)
              : result.reason + " (" + errnoDescription(error) + ")");
-    switch (error)
-    {
-        case ENOENT:
-        case ENODEV:
-            fail(Errc::NotFound, message);
-        case EBUSY:
-        case EAGAIN:
-            fail(Errc::Busy, message);
-        case EOPNOTSUPP:
-        case ENOTTY:
-        case ENOSYS:
-            fail(Errc::NotSupported, message);
-        case ETIMEDOUT:
-            fail(Errc::TimedOut, message);
-        default:
-            fail(Errc::Failed, message);
-    }
+    fail(errcOfErrno(error), message);
 }
 
 } // namespace vfiod

@@ -3,6 +3,8 @@
 // out, and answer with a negative errno like a system call.
 #include "plugin/plugin_services.hpp"
 
+#include "base/errno_map.hpp"
+
 #include "base/error.hpp"
 #include "base/process.hpp"
 
@@ -24,29 +26,6 @@ PluginServices& self(void* context)
     return *static_cast<PluginServices*>(context);
 }
 
-int errnoOf(Errc code)
-{
-    switch (code)
-    {
-        case Errc::NotFound:
-            return ENOENT;
-        case Errc::InvalidArgument:
-            return EINVAL;
-        case Errc::Busy:
-            return EBUSY;
-        case Errc::NotSupported:
-            return EOPNOTSUPP;
-        case Errc::TimedOut:
-            return ETIMEDOUT;
-        case Errc::AccessDenied:
-            return EACCES;
-        case Errc::NotViable:
-        case Errc::Failed:
-            break;
-    }
-    return EIO;
-}
-
 /** @brief Runs @p body, turning every exception into -errno. */
 template <typename F>
 int guarded(F&& body) noexcept
@@ -61,7 +40,7 @@ int guarded(F&& body) noexcept
     }
     catch (const Error& e)
     {
-        return -errnoOf(e.code());
+        return -errnoOfErrc(e.code());
     }
     catch (const std::bad_alloc&)
     {

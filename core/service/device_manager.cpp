@@ -51,30 +51,22 @@ DeviceState stateOf(const DeviceInfo& info)
 
 } // namespace
 
-/** Holds one IOMMU group's operation lock for the length of a scope. */
-class DeviceManager::GroupLock
+DeviceManager::GroupHold::GroupHold(
+    std::shared_ptr<std::recursive_timed_mutex> groupMutex,
+    std::chrono::milliseconds wait, const std::string& what) :
+    mutex(std::move(groupMutex))
 {
-  public:
-    GroupLock(std::shared_ptr<std::timed_mutex> mutex,
-              std::chrono::milliseconds wait, const std::string& what) :
-        mutex(std::move(mutex))
+    if (!mutex->try_lock_for(wait))
     {
-        if (!this->mutex->try_lock_for(wait))
-        {
-            fail(Errc::Busy,
-                 "another operation on " + what + " is still in progress");
-        }
+        fail(Errc::Busy,
+             "another operation on " + what + " is still in progress");
     }
-    ~GroupLock()
-    {
-        mutex->unlock();
-    }
-    GroupLock(const GroupLock&) = delete;
-    GroupLock& operator=(const GroupLock&) = delete;
+}
 
-  private:
-    std::shared_ptr<std::timed_mutex> mutex;
-};
+DeviceManager::GroupHold::~GroupHold()
+{
+    mutex->unlock();
+}
 
 DeviceManager::DeviceManager(KernelHost& host, ManagerOptions options) :
     host(host), options(options), calls(host),
@@ -152,6 +144,7 @@ void DeviceManager::persist(const PciAddress& address)
         // across a restart, which the device's LastError now says.
         update(address, [&e](DeviceInfo& info) {
             info.lastError = std::string(ledgerProblem) + e.what();
+            info.unrecorded = true;
         });
     }
 }
@@ -208,7 +201,7 @@ ReconcileReport DeviceManager::reconcile()
             // unbind and the probe: finish it.
             try
             {
-                GroupLock lock = lockGroupOf(address);
+                GroupHold hold = holdGroup(address);
                 binder.giveBack(address, record.originalDriver);
                 ledger->erase(address);
                 refresh(address);
@@ -236,7 +229,7 @@ ReconcileReport DeviceManager::reconcile()
             // its next probe.
             try
             {
-                host.write(sysfs::deviceAttr(address, "driver_override"), "\n");
+                binder.clearOverride(address);
                 refresh(address);
             }
             catch (const std::exception& e)
@@ -343,24 +336,24 @@ void DeviceManager::requireUnassigned(const PciAddress& address) const
     }
 }
 
-DeviceManager::GroupLock DeviceManager::lockGroupOf(const PciAddress& address)
+DeviceManager::GroupHold DeviceManager::holdGroup(const PciAddress& address)
 {
     DeviceInfo device = known(address);
     std::string key =
         device.pci.iommuGroup >= 0
             ? "IOMMU group " + std::to_string(device.pci.iommuGroup)
             : "device " + address.str();
-    std::shared_ptr<std::timed_mutex> groupMutex;
+    std::shared_ptr<std::recursive_timed_mutex> groupMutex;
     {
         std::lock_guard lock(mutex);
         auto& slot = groupMutexes[key];
         if (!slot)
         {
-            slot = std::make_shared<std::timed_mutex>();
+            slot = std::make_shared<std::recursive_timed_mutex>();
         }
         groupMutex = slot;
     }
-    return GroupLock(std::move(groupMutex), options.groupLockWait, key);
+    return GroupHold(std::move(groupMutex), options.groupLockWait, key);
 }
 
 void DeviceManager::bindLocked(const PciAddress& address,
@@ -467,7 +460,7 @@ void DeviceManager::bindGroupLocked(const PciAddress& address,
 void DeviceManager::bind(const PciAddress& address, const std::string& driver,
                          bool wholeGroup)
 {
-    GroupLock lock = lockGroupOf(address);
+    GroupHold hold = holdGroup(address);
     DeviceInfo device = known(address);
     try
     {
@@ -499,7 +492,7 @@ void DeviceManager::bind(const PciAddress& address, const std::string& driver,
 
 void DeviceManager::unbind(const PciAddress& address)
 {
-    GroupLock lock = lockGroupOf(address);
+    GroupHold hold = holdGroup(address);
     try
     {
         requireUnassigned(address);
@@ -521,7 +514,7 @@ void DeviceManager::assign(const PciAddress& address, const std::string& owner,
                            const std::string& leaseToken)
 {
     requireUnassigned(address); // answer at once, without queueing
-    GroupLock lock = lockGroupOf(address);
+    GroupHold hold = holdGroup(address);
     std::string driverBefore = known(address).pci.driver;
     try
     {
@@ -567,7 +560,7 @@ bool sameSecret(const std::string& a, const std::string& b)
 
 void DeviceManager::rememberOriginalDriver(const PciAddress& address)
 {
-    GroupLock lock = lockGroupOf(address);
+    GroupHold hold = holdGroup(address);
     DeviceInfo device = known(address);
     if (device.originalDriver || isVfioDriver(device.pci.driver))
     {
@@ -583,7 +576,7 @@ void DeviceManager::reattach(const PciAddress& address,
                              const std::string& token,
                              const std::string& newOwner)
 {
-    GroupLock lock = lockGroupOf(address);
+    GroupHold hold = holdGroup(address);
     DeviceInfo device = known(address);
     if (device.state != DeviceState::Assigned)
     {
@@ -600,7 +593,7 @@ void DeviceManager::reattach(const PciAddress& address,
 
 void DeviceManager::release(const PciAddress& address, const std::string& owner)
 {
-    GroupLock lock = lockGroupOf(address);
+    GroupHold hold = holdGroup(address);
     DeviceInfo device = known(address);
     if (device.state != DeviceState::Assigned)
     {
@@ -621,7 +614,7 @@ void DeviceManager::release(const PciAddress& address, const std::string& owner)
 
 void DeviceManager::probeHostDriver(const PciAddress& address)
 {
-    GroupLock lock = lockGroupOf(address);
+    GroupHold hold = holdGroup(address);
     try
     {
         PciDevice pci = readPciDevice(host, address);
@@ -647,7 +640,7 @@ void DeviceManager::probeHostDriver(const PciAddress& address)
 
 void DeviceManager::reset(const PciAddress& address, const std::string& method)
 {
-    GroupLock lock = lockGroupOf(address);
+    GroupHold hold = holdGroup(address);
     try
     {
         resetFunction(host, calls, readPciDevice(host, address), method,
@@ -667,10 +660,19 @@ std::string DeviceManager::chooseVfioDriver(const PciAddress& address,
     return binder.chooseVfioDriver(known(address).pci, requested);
 }
 
+void DeviceManager::setVfAutoprobe(const PciAddress& pf, bool on)
+{
+    binder.setVfAutoprobe(pf, on);
+    refresh(pf);
+}
+
 void DeviceManager::setLastError(const PciAddress& address,
                                  const std::string& message)
 {
-    update(address, [&message](DeviceInfo& info) { info.lastError = message; });
+    update(address, [&message](DeviceInfo& info) {
+        info.lastError = message;
+        info.unrecorded = false;
+    });
 }
 
 void DeviceManager::handleUevent(const Uevent& event)
@@ -724,7 +726,7 @@ void DeviceManager::finishGiveBack(
     try
     {
         calls.waitUntilNotStuck(address, options.timeouts.unbind);
-        GroupLock lock = lockGroupOf(address);
+        GroupHold hold = holdGroup(address);
         binder.giveBack(address, originalDriver);
         update(address, [](DeviceInfo& info) { info.originalDriver.reset(); });
         persist(address);
@@ -813,8 +815,10 @@ void DeviceManager::forget(const PciAddress& address)
 
 void DeviceManager::recordError(const PciAddress& address, const Error& error)
 {
-    update(address,
-           [&error](DeviceInfo& info) { info.lastError = error.what(); });
+    update(address, [&error](DeviceInfo& info) {
+        info.lastError = error.what();
+        info.unrecorded = false;
+    });
     try
     {
         refresh(address); // a rollback may have changed the driver
@@ -830,7 +834,7 @@ void DeviceManager::succeeded(const PciAddress& address)
     update(address, [](DeviceInfo& info) {
         // A record the ledger could not keep stays visible: the operation
         // worked, but a restart would not know about it.
-        if (!info.lastError.starts_with(ledgerProblem))
+        if (!info.unrecorded)
         {
             info.lastError.clear();
         }

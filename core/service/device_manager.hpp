@@ -46,6 +46,10 @@ struct DeviceInfo
     std::string owner;     ///< who holds the assignment, "" when none
     std::string plugin;    ///< plugin handling the device, "" when none
     std::string lastError; ///< why the last operation failed, "" when ok
+    /// The ledger could not record the device's last change (lastError
+    /// says why): a restart would not know of it. Kept through later
+    /// successes, so that the warning stays visible.
+    bool unrecorded = false;
     /// The secret that lets the owner re-attach to the assignment (after
     /// a restart of vfiod); "" when not assigned. Never on the bus.
     std::string leaseToken;
@@ -232,6 +236,13 @@ class DeviceManager
      */
     void setLastError(const PciAddress& address, const std::string& message);
 
+    /**
+     * @brief Turns a PF's sriov_drivers_autoprobe on or off (the policy
+     * keeps wanted VFs away from their host driver).
+     * @throws Error: NotFound, Busy, Failed.
+     */
+    void setVfAutoprobe(const PciAddress& pf, bool on);
+
     /** @brief Feeds a uevent in: devices appear, vanish, change. */
     void handleUevent(const Uevent& event);
 
@@ -240,12 +251,36 @@ class DeviceManager
         return host;
     }
 
-  private:
-    class GroupLock;
-
-    GroupLock lockGroupOf(const PciAddress& address);
-    DeviceInfo known(const PciAddress& address) const;
+    /** @throws Error: NotFound, Busy when the device is assigned. */
     void requireUnassigned(const PciAddress& address) const;
+
+    /** @brief One IOMMU group held, for the length of a scope. */
+    class GroupHold
+    {
+      public:
+        GroupHold(std::shared_ptr<std::recursive_timed_mutex> mutex,
+                  std::chrono::milliseconds wait, const std::string& what);
+        ~GroupHold();
+        GroupHold(const GroupHold&) = delete;
+        GroupHold& operator=(const GroupHold&) = delete;
+
+      private:
+        std::shared_ptr<std::recursive_timed_mutex> mutex;
+    };
+
+    /**
+     * @brief Holds the device's IOMMU group (a device without a group:
+     * the device) for the life of the returned object: operations on the
+     * group from other threads wait, those of this thread go through, so
+     * that the core service keeps one hold over a plugin's prepare, the
+     * kernel sequence and the cleanup.
+     * @throws Error: NotFound, Busy when the group stays held longer than
+     *         the group wait.
+     */
+    GroupHold holdGroup(const PciAddress& address);
+
+  private:
+    DeviceInfo known(const PciAddress& address) const;
     void bindLocked(const PciAddress& address, const std::string& driver,
                     GroupCheck groupCheck = GroupCheck::Required);
     void bindGroupLocked(const PciAddress& address, const std::string& driver);
@@ -272,7 +307,8 @@ class DeviceManager
     mutable std::mutex mutex; ///< guards devices and groupMutexes
     std::map<PciAddress, DeviceInfo> devices;
     /// "group 12", or "device 0000:00:05.0" for a device without a group.
-    std::map<std::string, std::shared_ptr<std::timed_mutex>> groupMutexes;
+    std::map<std::string, std::shared_ptr<std::recursive_timed_mutex>>
+        groupMutexes;
     std::vector<Listener> listeners;
     /// Unbinds that timed out while the kernel kept waiting: when the
     /// kernel lets go, the give-back the caller asked for is finished.

@@ -1,5 +1,7 @@
 #include "service/policy_enforcer.hpp"
 
+#include "service/device_service.hpp"
+
 #include "base/error.hpp"
 #include "pci/iommu_group.hpp"
 #include "kernel/sysfs_layout.hpp"
@@ -47,19 +49,11 @@ PciDevice futureVf(const PciDevice& pf, unsigned index,
 
 } // namespace
 
-PolicyEnforcer::PolicyEnforcer(DeviceManager& manager) :
+PolicyEnforcer::PolicyEnforcer(DeviceManager& manager,
+                               DeviceService& service) :
     manager(manager),
-    bind([&manager](const PciAddress& address, const std::string& driver,
-                    bool wholeGroup) {
-        manager.bind(address, driver, wholeGroup);
-    }),
-    current(std::make_shared<const Policy>())
+    service(service), current(std::make_shared<const Policy>())
 {}
-
-void PolicyEnforcer::bindThrough(Bind through)
-{
-    bind = std::move(through);
-}
 
 void PolicyEnforcer::setPolicy(std::shared_ptr<const Policy> policy)
 {
@@ -123,11 +117,9 @@ void PolicyEnforcer::prepareSriov(const Policy& policy,
     {
         // With autoprobe off, a new VF stays unbound until vfiod binds it:
         // it never meets the PF's VF driver first.
-        manager.kernel().write(
-            sysfs::deviceAttr(pf.address, "sriov_drivers_autoprobe"),
-            wanted ? "0" : "1");
+        manager.setVfAutoprobe(pf.address, !wanted);
     }
-    catch (const std::system_error& e)
+    catch (const Error& e)
     {
         outcome.failures.push_back(
             pf.address.str() + ": cannot set sriov_drivers_autoprobe: " +
@@ -218,7 +210,8 @@ void PolicyEnforcer::autobind(const Policy& policy, const PolicyRule& rule,
     bool wholeGroup = groupAllMarked(policy, device);
     try
     {
-        bind(address, requestedDriver(rule.actions), wholeGroup);
+        service.bind({address, "autobind " + address.str()},
+                     requestedDriver(rule.actions), wholeGroup);
         std::optional<DeviceInfo> now = manager.info(address);
         outcome.notes.push_back(address.str() + ": bound to " +
                                 (now ? now->pci.driver : "vfio") +

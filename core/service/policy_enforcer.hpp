@@ -14,6 +14,8 @@
 namespace vfiod
 {
 
+class DeviceService;
+
 /** @brief What applying the policy to one device did, for the log. */
 struct PolicyOutcome
 {
@@ -44,15 +46,9 @@ struct PolicyReport
 class PolicyEnforcer
 {
   public:
-    /** @brief How an autobind binds: DeviceManager::bind, or the daemon's
-     *  path that runs the device's plugin around it. */
-    using Bind = std::function<void(
-        const PciAddress& address, const std::string& driver, bool wholeGroup)>;
-
-    explicit PolicyEnforcer(DeviceManager& manager);
-
-    /** @brief Replaces the plain DeviceManager::bind of autobinds. */
-    void bindThrough(Bind bind);
+    /** @brief Autobinds go through @p service like a Bind: with the
+     *  device's plugin around them, under its IOMMU group's hold. */
+    PolicyEnforcer(DeviceManager& manager, DeviceService& service);
 
     void setPolicy(std::shared_ptr<const Policy> policy);
     std::shared_ptr<const Policy> policy() const;
@@ -101,7 +97,7 @@ class PolicyEnforcer
     void returnToHost(const DeviceInfo& device, PolicyOutcome& outcome);
 
     DeviceManager& manager;
-    Bind bind;
+    DeviceService& service;
     mutable std::mutex mutex; ///< guards current and quietedPfs
     std::shared_ptr<const Policy> current;
     /// PFs whose sriov_drivers_autoprobe vfiod turned off: only their VFs

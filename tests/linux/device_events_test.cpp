@@ -7,7 +7,7 @@
 #include "service/device_manager.hpp"
 #include "linux/linux_host.hpp"
 #include "config/policy.hpp"
-#include "service/policy_enforcer.hpp"
+#include "service/device_service.hpp"
 #include "recording_testbed.hpp"
 
 #include <poll.h>
@@ -46,7 +46,9 @@ class DeviceEventsTest : public ::testing::Test
         // the test tree.
         roots.modprobe = "/bin/false";
         host = std::make_unique<LinuxHost>(roots);
-        manager = std::make_unique<DeviceManager>(*host, ManagerOptions{});
+        service = std::make_unique<DeviceService>(
+            *host, ServiceOptions{}, [](NoticeLevel, const std::string&) {});
+        manager = &service->registry();
         source = host->openUevents();
         ASSERT_TRUE(manager->enumerate().empty());
     }
@@ -69,7 +71,8 @@ class DeviceEventsTest : public ::testing::Test
 
     RecordingTestbed bed{plainRecording};
     std::unique_ptr<LinuxHost> host;
-    std::unique_ptr<DeviceManager> manager;
+    std::unique_ptr<DeviceService> service;
+    DeviceManager* manager = nullptr;
     std::unique_ptr<UeventSource> source;
 };
 
@@ -124,18 +127,17 @@ TEST_F(DeviceEventsTest, AMarkedDeviceThatCannotBeBoundKeepsItsDriver)
 {
     // The recording has no bus/pci/drivers and no modprobe: the bind
     // fails as soon as it needs the kernel, and the NIC stays on e1000e.
-    PolicyEnforcer enforcer(*manager);
     auto policy = std::make_shared<Policy>();
     parsePolicyFile(*policy,
                     "[[rule]]\nname = \"nic\"\n[rule.match]\n"
                     "address = \"0000:02:00.0\"\n[rule.actions]\n"
                     "bind = \"vfio-pci\"\n",
                     "10-nic.toml");
-    enforcer.setPolicy(policy);
+    service->setPolicy(policy);
 
     umockdev_testbed_uevent(bed.testbed(), nicPath, "change");
     ASSERT_EQ(pump(), 1u);
-    PolicyOutcome outcome = enforcer.apply(nic);
+    PolicyOutcome outcome = service->applyPolicy(nic);
     ASSERT_EQ(outcome.failures.size(), 1u);
     EXPECT_NE(outcome.failures[0].find("autobind by rule \"nic\""),
               std::string::npos)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "base/notice.hpp"
 #include "service/device_manager.hpp"
 #include "migration/migration_engine.hpp"
 #include "plugin/plugin_host.hpp"
@@ -12,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace vfiod::daemon
+namespace vfiod
 {
 
 /** @brief What the bus shows of a device's plugin and migration. */
@@ -50,7 +51,7 @@ class PluginDevices
 {
   public:
     PluginDevices(PluginHost& host, DeviceManager& manager,
-                  PolicyEnforcer& enforcer);
+                  PolicyEnforcer& enforcer, NoticeSink notices);
     ~PluginDevices();
 
     PluginDevices(const PluginDevices&) = delete;
@@ -137,6 +138,7 @@ class PluginDevices
     PluginHost& host;
     DeviceManager& manager;
     PolicyEnforcer& enforcer;
+    NoticeSink notices;
 
     mutable std::mutex mutex; ///< guards everything below
     std::map<PciAddress, PluginStatus> statuses;
@@ -148,4 +150,4 @@ class PluginDevices
 /** @brief "STOP_COPY", "P2P", "PRE_COPY" as the bus shows flags. */
 std::vector<std::string> migrationFlagNames(migration::Flags flags);
 
-} // namespace vfiod::daemon
+} // namespace vfiod

@@ -1,11 +1,10 @@
-#include "plugin_devices.hpp"
+#include "service/plugin_devices.hpp"
 
 #include "base/error.hpp"
-#include "logging.hpp"
 
 #include <algorithm>
 
-namespace vfiod::daemon
+namespace vfiod
 {
 
 struct PluginDevices::Session
@@ -37,9 +36,9 @@ std::vector<std::string> migrationFlagNames(migration::Flags flags)
 }
 
 PluginDevices::PluginDevices(PluginHost& host, DeviceManager& manager,
-                             PolicyEnforcer& enforcer) :
+                             PolicyEnforcer& enforcer, NoticeSink notices) :
     host(host),
-    manager(manager), enforcer(enforcer)
+    manager(manager), enforcer(enforcer), notices(std::move(notices))
 {}
 
 PluginDevices::~PluginDevices()
@@ -126,7 +125,7 @@ PluginStatus PluginDevices::read(const PciAddress& address,
     {
         // The plugin cannot tell without the device open: not migratable
         // as far as the bus can see now.
-        logDebug("migration of " + address.str() + ": " + e.what());
+        notices(NoticeLevel::Debug, "migration of " + address.str() + ": " + e.what());
         now.migrationFlags.clear();
         now.migrationState.clear();
     }
@@ -159,7 +158,7 @@ bool PluginDevices::refresh(const PciAddress& address)
     }
     catch (const Error& e)
     {
-        logWarning("plugin for " + address.str() + ": " + e.what() +
+        notices(NoticeLevel::Warning, "plugin for " + address.str() + ": " + e.what() +
                    ", ignoring");
     }
     return store(address, read(address, *info, plugin));
@@ -259,7 +258,7 @@ bool PluginDevices::settle(const PciAddress& address)
     }
     catch (const Error& e)
     {
-        logWarning("migration state of " + address.str() + ": " + e.what() +
+        notices(NoticeLevel::Warning, "migration state of " + address.str() + ": " + e.what() +
                    ", ignoring");
     }
     bool changed = store(address, std::move(now));
@@ -370,4 +369,4 @@ void PluginDevices::requireNotHeld(const PciAddress& address,
     }
 }
 
-} // namespace vfiod::daemon
+} // namespace vfiod

@@ -1,0 +1,55 @@
+#include "base/errno_map.hpp"
+
+#include <cerrno>
+
+namespace vfiod
+{
+
+Errc errcOfErrno(int error) noexcept
+{
+    switch (error)
+    {
+        case ENOENT:
+        case ENODEV:
+            return Errc::NotFound;
+        case EBUSY:
+        case EAGAIN:
+            return Errc::Busy;
+        case EOPNOTSUPP:
+        case ENOTTY:
+        case ENOSYS:
+            return Errc::NotSupported;
+        case ETIMEDOUT:
+            return Errc::TimedOut;
+        case EACCES:
+            return Errc::AccessDenied;
+        default:
+            return Errc::Failed;
+    }
+}
+
+int errnoOfErrc(Errc code) noexcept
+{
+    switch (code)
+    {
+        case Errc::NotFound:
+            return ENOENT;
+        case Errc::InvalidArgument:
+            return EINVAL;
+        case Errc::Busy:
+            return EBUSY;
+        case Errc::NotViable:
+            return EPERM;
+        case Errc::NotSupported:
+            return EOPNOTSUPP;
+        case Errc::TimedOut:
+            return ETIMEDOUT;
+        case Errc::AccessDenied:
+            return EACCES;
+        case Errc::Failed:
+            break;
+    }
+    return EIO;
+}
+
+} // namespace vfiod

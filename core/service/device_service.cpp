@@ -1,0 +1,318 @@
+#include "service/device_service.hpp"
+
+#include "base/errno_map.hpp"
+
+#include <algorithm>
+
+namespace vfiod
+{
+
+namespace
+{
+
+/// The generic plugin resets as vfiod itself does (sysfs): vfiod keeps its
+/// own path for it.
+constexpr std::string_view genericPlugin = "vfio-pci";
+
+} // namespace
+
+int errnoOf(const Error& error) noexcept
+{
+    return -errnoOfErrc(error.code());
+}
+
+DeviceService::DeviceService(KernelHost& host, ServiceOptions options,
+                             NoticeSink notices) :
+    notices(std::move(notices)),
+    ledger(options.ledgerDir.empty()
+               ? nullptr
+               : std::make_unique<Ledger>(options.ledgerDir)),
+    manager(host, options.manager), enforcer(manager, *this),
+    pluginHost(host, std::move(options.plugins)),
+    pluginDevices(pluginHost, manager, enforcer, this->notices)
+{
+    if (ledger)
+    {
+        manager.keepLedger(*ledger);
+    }
+    manager.subscribe([this](const DeviceChange& change) {
+        // The plugin is chosen before the device is announced (listeners
+        // run in order), so that a device object is complete when it
+        // appears; a device that goes takes its session along.
+        if (change.kind == DeviceChange::Kind::Added)
+        {
+            pluginDevices.refresh(change.address);
+        }
+        else if (change.kind == DeviceChange::Kind::Removed)
+        {
+            pluginDevices.forget(change.address);
+        }
+    });
+}
+
+DeviceService::~DeviceService() = default;
+
+void DeviceService::onStatusChange(StatusListener listener)
+{
+    listeners.push_back(std::move(listener));
+}
+
+void DeviceService::statusChanged(const PciAddress& address)
+{
+    for (const StatusListener& listener : listeners)
+    {
+        listener(address);
+    }
+}
+
+void DeviceService::leaveMigration(const Request& request)
+{
+    // A device changes hands only outside a migration: the session (and
+    // the VFIO device its plugin opened) ends first.
+    pluginDevices.requireNotHeld(request.address, request.what);
+    if (pluginDevices.endSession(request.address))
+    {
+        statusChanged(request.address);
+    }
+}
+
+namespace
+{
+
+/** A cleanup op that fails is a notice: the operation's own outcome is
+ *  what the caller gets. */
+template <typename Cleanup>
+void cleanupQuietly(const NoticeSink& notices, const PciAddress& address,
+                    Cleanup&& cleanup)
+{
+    try
+    {
+        cleanup();
+    }
+    catch (const std::exception& e)
+    {
+        notices(NoticeLevel::Warning, "plugin cleanup for " + address.str() +
+                                          ": " + e.what() + ", ignoring");
+    }
+}
+
+} // namespace
+
+void DeviceService::giveBackAfterPrepare(const PciAddress& address)
+{
+    // The bind failed after a prepare had taken the device off its driver:
+    // the rollback leaves it where the prepare left it, without one.
+    auto info = manager.info(address);
+    if (!info || !info->pci.driver.empty() || !info->originalDriver)
+    {
+        return;
+    }
+    try
+    {
+        manager.unbind(address);
+    }
+    catch (const std::exception& e)
+    {
+        notices(NoticeLevel::Warning,
+                address.str() + ": cannot return it to " +
+                    *info->originalDriver + " after a failed bind: " +
+                    e.what());
+    }
+}
+
+std::string DeviceService::bind(const Request& request,
+                                const std::string& driver, bool wholeGroup)
+{
+    leaveMigration(request);
+    DeviceManager::GroupHold hold = manager.holdGroup(request.address);
+    return bindHeld(request, driver, wholeGroup);
+}
+
+std::string DeviceService::bindHeld(const Request& request,
+                                    const std::string& requested,
+                                    bool wholeGroup)
+{
+    std::optional<PluginDevice> plugin =
+        pluginDevices.deviceFor(request.address);
+    std::string driver = requested;
+    if (plugin && driver.empty())
+    {
+        driver = plugin->chooseDriver(); // before modules.alias
+    }
+    // The plugin prepares only a real move: prepare ops may unbind.
+    std::string target = manager.chooseVfioDriver(request.address, driver);
+    auto info = manager.info(request.address);
+    bool moves = plugin && info && info->pci.driver != target;
+    if (moves)
+    {
+        // A prepare may unbind the device itself: its driver is recorded
+        // first, or the give-back would not know it.
+        manager.rememberOriginalDriver(request.address);
+        plugin->prepareBind(target);
+    }
+    try
+    {
+        manager.bind(request.address, driver, wholeGroup);
+    }
+    catch (const Error& e)
+    {
+        if (moves)
+        {
+            cleanupQuietly(notices, request.address,
+                           [&] { plugin->cleanupBind(target, errnoOf(e)); });
+            giveBackAfterPrepare(request.address);
+        }
+        throw;
+    }
+    if (moves)
+    {
+        cleanupQuietly(notices, request.address,
+                       [&] { plugin->cleanupBind(target, 0); });
+    }
+    return target;
+}
+
+void DeviceService::unbind(const Request& request)
+{
+    leaveMigration(request);
+    manager.unbind(request.address);
+}
+
+void DeviceService::assign(const Request& request, const std::string& owner,
+                           const std::string& driver,
+                           const std::string& leaseToken)
+{
+    leaveMigration(request);
+    manager.requireUnassigned(request.address); // at once, without waiting
+    DeviceManager::GroupHold hold = manager.holdGroup(request.address);
+    auto info = manager.info(request.address);
+    if (info && !isVfioDriver(info->pci.driver))
+    {
+        // Assign binds first, with the bind hooks around that bind.
+        bindHeld(request, driver, false);
+    }
+    std::optional<PluginDevice> plugin =
+        pluginDevices.deviceFor(request.address);
+    if (plugin)
+    {
+        plugin->prepareAssign();
+    }
+    try
+    {
+        manager.assign(request.address, owner, driver, leaseToken);
+    }
+    catch (const Error& e)
+    {
+        if (plugin)
+        {
+            cleanupQuietly(notices, request.address,
+                           [&] { plugin->cleanupAssign(errnoOf(e)); });
+        }
+        throw;
+    }
+    if (plugin)
+    {
+        cleanupQuietly(notices, request.address,
+                       [&] { plugin->cleanupAssign(0); });
+    }
+}
+
+void DeviceService::reattach(const Request& request, const std::string& token,
+                             const std::string& newOwner)
+{
+    manager.reattach(request.address, token, newOwner);
+}
+
+PolicyOutcome DeviceService::release(const Request& request,
+                                     const std::string& owner)
+{
+    pluginDevices.requireNotHeld(request.address, request.what);
+    manager.release(request.address, owner);
+    return enforcer.afterRelease(request.address);
+}
+
+void DeviceService::reset(const Request& request, const std::string& method)
+{
+    leaveMigration(request);
+    std::string chosen = enforcer.resetMethodFor(request.address, method);
+    DeviceManager::GroupHold hold = manager.holdGroup(request.address);
+    std::optional<PluginDevice> plugin =
+        pluginDevices.deviceFor(request.address);
+    if (!plugin || !plugin->canReset() || plugin->pluginName() == genericPlugin)
+    {
+        manager.reset(request.address, chosen);
+        return;
+    }
+    auto info = manager.info(request.address);
+    if (info && !chosen.empty() &&
+        std::find(info->pci.resetMethods.begin(), info->pci.resetMethods.end(),
+                  chosen) == info->pci.resetMethods.end())
+    {
+        fail(Errc::NotSupported, request.what + ": \"" + chosen +
+                                     "\" is not one of the device's reset "
+                                     "methods");
+    }
+    try
+    {
+        plugin->reset(chosen);
+    }
+    catch (const Error& e)
+    {
+        manager.setLastError(request.address, e.what());
+        throw;
+    }
+    manager.setLastError(request.address, "");
+    if (pluginDevices.refresh(request.address))
+    {
+        statusChanged(request.address);
+    }
+}
+
+PolicyOutcome DeviceService::applyPolicy(const PciAddress& address)
+{
+    PolicyOutcome outcome = enforcer.apply(address);
+    // The policy may name the device's plugin.
+    if (pluginDevices.refresh(address))
+    {
+        statusChanged(address);
+    }
+    return outcome;
+}
+
+void DeviceService::setPolicy(std::shared_ptr<const Policy> policy)
+{
+    enforcer.setPolicy(std::move(policy));
+}
+
+PolicyReport DeviceService::explain(const PciAddress& address) const
+{
+    return enforcer.explain(address);
+}
+
+std::vector<PciAddress>
+    DeviceService::applyUevents(const std::vector<Uevent>& events)
+{
+    std::vector<PciAddress> added;
+    for (const Uevent& event : events)
+    {
+        try
+        {
+            manager.handleUevent(event);
+        }
+        catch (const std::exception& e)
+        {
+            notices(NoticeLevel::Warning, "uevent " + event.action + " " +
+                                              event.sysname + ": " + e.what() +
+                                              ", ignoring");
+        }
+        PciAddress address;
+        if (event.subsystem == "pci" && event.action == "add" &&
+            PciAddress::tryParse(event.sysname, address))
+        {
+            added.push_back(address);
+        }
+    }
+    return added;
+}
+
+} // namespace vfiod

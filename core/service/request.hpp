@@ -1,0 +1,21 @@
+#pragma once
+
+#include "base/pci_address.hpp"
+
+#include <string>
+
+namespace vfiod
+{
+
+/**
+ * @brief What an operation of the core service is asked to act on: the
+ * device, and the request in words ("Bind 0000:03:00.0", "autobind
+ * 0000:03:00.0") that every message about it starts with.
+ */
+struct Request
+{
+    PciAddress address;
+    std::string what;
+};
+
+} // namespace vfiod
