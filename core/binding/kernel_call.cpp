@@ -92,28 +92,11 @@ void failKernelWrite(const std::system_error& e, const PciAddress& address,
     fail(errc, message);
 }
 
-struct KernelCalls::Stuck
-{
-    mutable std::mutex mutex;
-    mutable std::condition_variable cleared;
-    std::set<PciAddress> addresses;
-
-    void mark(const PciAddress& address)
-    {
-        std::lock_guard lock(mutex);
-        addresses.insert(address);
-    }
-
-    void clear(const PciAddress& address)
-    {
-        std::lock_guard lock(mutex);
-        addresses.erase(address);
-        cleared.notify_all();
-    }
-};
-
-KernelCalls::KernelCalls(KernelHost& host) :
-    host(host), stuck(std::make_shared<Stuck>())
+KernelCalls::KernelCalls(KernelHost& host,
+                         std::shared_ptr<StuckDevices> stuckDevices) :
+    host(host),
+    stuck(stuckDevices ? std::move(stuckDevices)
+                       : std::make_shared<StuckDevices>())
 {}
 
 KernelCalls::~KernelCalls() = default;
@@ -127,21 +110,25 @@ void KernelCalls::write(const PciAddress& address, const std::string& path,
     // caller gave up on it; the shared_ptr keeps the set alive till then.
     auto marks = stuck;
     KernelHost* kernel = &host;
-    marks->mark(address);
+    StuckDevices::Mark mark =
+        marks->mark(address, StuckDevices::Source::Kernel,
+                    "an earlier kernel call on " + address.str() + " (" +
+                        what + ") is still blocked (an unbind waits until "
+                               "every process closes the device)");
     try
     {
         runWithTimeout(
-            [marks, kernel, address, path, value] {
+            [marks, kernel, mark, path, value] {
                 try
                 {
                     kernel->write(path, value);
                 }
                 catch (...)
                 {
-                    marks->clear(address);
+                    marks->clear(mark);
                     throw;
                 }
-                marks->clear(address);
+                marks->clear(mark);
             },
             timeout, what + " of " + address.str());
     }
@@ -153,28 +140,19 @@ void KernelCalls::write(const PciAddress& address, const std::string& path,
 
 void KernelCalls::requireNotStuck(const PciAddress& address) const
 {
-    std::lock_guard lock(stuck->mutex);
-    if (stuck->addresses.count(address) != 0)
-    {
-        fail(Errc::Busy, "an earlier kernel call on " + address.str() +
-                             " is still blocked (an unbind waits until "
-                             "every process closes the device)");
-    }
+    stuck->requireNotStuck(address);
 }
 
 bool KernelCalls::isStuck(const PciAddress& address) const
 {
-    std::lock_guard lock(stuck->mutex);
-    return stuck->addresses.count(address) != 0;
+    return stuck->contains(address, StuckDevices::Source::Kernel);
 }
 
 bool KernelCalls::waitUntilNotStuck(const PciAddress& address,
                                     std::chrono::milliseconds timeout) const
 {
-    std::unique_lock lock(stuck->mutex);
-    return stuck->cleared.wait_for(lock, timeout, [this, &address] {
-        return stuck->addresses.count(address) == 0;
-    });
+    return stuck->waitUntilClear(address, StuckDevices::Source::Kernel,
+                                 timeout);
 }
 
 } // namespace vfiod

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "base/pci_address.hpp"
+#include "base/stuck_devices.hpp"
 
 #include <chrono>
 #include <functional>
@@ -49,7 +50,10 @@ void runWithTimeout(const std::function<void()>& call,
 class KernelCalls
 {
   public:
-    explicit KernelCalls(KernelHost& host);
+    /** @param stuck the registry of calls blocked past their caller, shared
+     *         with the plugin host (a registry of its own when null). */
+    explicit KernelCalls(KernelHost& host,
+                         std::shared_ptr<StuckDevices> stuck = nullptr);
     ~KernelCalls();
 
     /**
@@ -76,11 +80,15 @@ class KernelCalls
     bool waitUntilNotStuck(const PciAddress& address,
                            std::chrono::milliseconds timeout) const;
 
-  private:
-    struct Stuck;
+    /** @brief The registry this instance marks its blocked calls in. */
+    const std::shared_ptr<StuckDevices>& registry() const noexcept
+    {
+        return stuck;
+    }
 
+  private:
     KernelHost& host;
-    std::shared_ptr<Stuck> stuck;
+    std::shared_ptr<StuckDevices> stuck;
 };
 
 } // namespace vfiod

@@ -29,7 +29,7 @@ struct OpState
 
 void runOp(const std::shared_ptr<OpState>& state,
            const std::function<int(char*, size_t)>& op,
-           const std::shared_ptr<StuckDevices>& stuck, PciAddress address)
+           const std::shared_ptr<StuckDevices>& stuck, StuckDevices::Mark mark)
 {
     std::vector<char> reason(pluginErrorSize, '\0');
     OpResult result;
@@ -46,7 +46,7 @@ void runOp(const std::shared_ptr<OpState>& state,
     }
     // Cleared whether or not the caller still waits: this is how a stuck
     // device becomes usable again.
-    stuck->clear(address);
+    stuck->clear(mark);
     std::lock_guard lock(state->mutex);
     state->result = std::move(result);
     state->error = error;
@@ -56,50 +56,21 @@ void runOp(const std::shared_ptr<OpState>& state,
 
 } // namespace
 
-void StuckDevices::mark(const PciAddress& address)
-{
-    std::lock_guard lock(mutex);
-    addresses.insert(address);
-}
-
-void StuckDevices::clear(const PciAddress& address)
-{
-    std::lock_guard lock(mutex);
-    addresses.erase(address);
-    cleared.notify_all();
-}
-
-bool StuckDevices::contains(const PciAddress& address) const
-{
-    std::lock_guard lock(mutex);
-    return addresses.count(address) != 0;
-}
-
-bool StuckDevices::waitUntilClear(const PciAddress& address,
-                                  std::chrono::milliseconds timeout) const
-{
-    std::unique_lock lock(mutex);
-    return cleared.wait_for(lock, timeout, [this, &address] {
-        return addresses.count(address) == 0;
-    });
-}
-
 OpResult runPluginOp(std::function<int(char*, size_t)> op,
                      const std::shared_ptr<StuckDevices>& stuck,
                      const PciAddress& address,
                      std::chrono::milliseconds timeout, const std::string& what)
 {
-    if (stuck->contains(address))
-    {
-        fail(Errc::Busy, "an earlier plugin operation on " + address.str() +
-                             " has not returned yet");
-    }
+    stuck->requireNotStuck(address);
     // Marked before the thread starts, cleared by the thread: a device is
     // stuck exactly while an op on it runs past its caller.
-    stuck->mark(address);
+    StuckDevices::Mark mark =
+        stuck->mark(address, StuckDevices::Source::Plugin,
+                    "an earlier plugin operation on " + address.str() + " (" +
+                        what + ") has not returned yet");
     auto state = std::make_shared<OpState>();
-    runOnSpareThread([state, op = std::move(op), stuck, address]() mutable {
-        runOp(state, std::move(op), stuck, address);
+    runOnSpareThread([state, op = std::move(op), stuck, mark]() mutable {
+        runOp(state, std::move(op), stuck, mark);
     });
 
     std::unique_lock lock(state->mutex);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "base/pci_address.hpp"
+#include "base/stuck_devices.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -12,27 +13,6 @@
 
 namespace vfiod
 {
-
-/**
- * @brief Devices with a plugin operation that timed out and has not
- * returned yet. Like KernelCalls' stuck devices: a later operation on such
- * a device is refused with Busy instead of piling up another thread.
- */
-class StuckDevices
-{
-  public:
-    void mark(const PciAddress& address);
-    void clear(const PciAddress& address);
-    bool contains(const PciAddress& address) const;
-    /** @brief @return false when the timeout passed first. */
-    bool waitUntilClear(const PciAddress& address,
-                        std::chrono::milliseconds timeout) const;
-
-  private:
-    mutable std::mutex mutex;
-    mutable std::condition_variable cleared;
-    std::set<PciAddress> addresses;
-};
 
 /** @brief Size of the reason buffer handed to every op. */
 inline constexpr size_t pluginErrorSize = 512;

@@ -65,11 +65,13 @@ std::vector<std::string> sharedObjects(const std::string& directory)
 
 } // namespace
 
-PluginHost::PluginHost(KernelHost& kernel, PluginHostConfig configuration) :
+PluginHost::PluginHost(KernelHost& kernel, PluginHostConfig configuration,
+                       std::shared_ptr<StuckDevices> stuckDevices) :
     config(std::move(configuration)),
     shared(std::make_shared<PluginServicesShared>(kernel, config.helpers,
                                                   config.log)),
-    stuck(std::make_shared<StuckDevices>())
+    stuck(stuckDevices ? std::move(stuckDevices)
+                       : std::make_shared<StuckDevices>())
 {
     loadDirectory();
 }
@@ -216,13 +218,14 @@ std::string PluginHost::chooseName(const PciDevice& device,
 
 bool PluginHost::isStuck(const PciAddress& address) const
 {
-    return stuck->contains(address);
+    return stuck->contains(address, StuckDevices::Source::Plugin);
 }
 
 bool PluginHost::waitUntilNotStuck(const PciAddress& address,
                                    std::chrono::milliseconds timeout) const
 {
-    return stuck->waitUntilClear(address, timeout);
+    return stuck->waitUntilClear(address, StuckDevices::Source::Plugin,
+                                 timeout);
 }
 
 } // namespace vfiod

@@ -127,7 +127,10 @@ class PluginDevice
 class PluginHost
 {
   public:
-    PluginHost(KernelHost& kernel, PluginHostConfig config);
+    /** @param stuck the registry of calls blocked past their caller, shared
+     *         with the kernel calls (a registry of its own when null). */
+    PluginHost(KernelHost& kernel, PluginHostConfig config,
+               std::shared_ptr<StuckDevices> stuck = nullptr);
     ~PluginHost();
     PluginHost(const PluginHost&) = delete;
     PluginHost& operator=(const PluginHost&) = delete;

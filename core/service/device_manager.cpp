@@ -68,8 +68,9 @@ DeviceManager::GroupHold::~GroupHold()
     mutex->unlock();
 }
 
-DeviceManager::DeviceManager(KernelHost& host, ManagerOptions options) :
-    host(host), options(options), calls(host),
+DeviceManager::DeviceManager(KernelHost& host, ManagerOptions options,
+                             std::shared_ptr<StuckDevices> stuck) :
+    host(host), options(options), calls(host, std::move(stuck)),
     binder(host, calls, options.timeouts)
 {}
 

@@ -105,7 +105,11 @@ class DeviceManager
   public:
     using Listener = std::function<void(const DeviceChange&)>;
 
-    DeviceManager(KernelHost& host, ManagerOptions options);
+    /** @param stuck the registry of calls blocked past their caller (one
+     *         of its own when null); the core service shares it with the
+     *         plugin host. */
+    DeviceManager(KernelHost& host, ManagerOptions options,
+                  std::shared_ptr<StuckDevices> stuck = nullptr);
     ~DeviceManager();
 
     DeviceManager(const DeviceManager&) = delete;

@@ -23,12 +23,12 @@ int errnoOf(const Error& error) noexcept
 
 DeviceService::DeviceService(KernelHost& host, ServiceOptions options,
                              NoticeSink notices) :
-    notices(std::move(notices)),
+    notices(std::move(notices)), stuck(std::make_shared<StuckDevices>()),
     ledger(options.ledgerDir.empty()
                ? nullptr
                : std::make_unique<Ledger>(options.ledgerDir)),
-    manager(host, options.manager), enforcer(manager, *this),
-    pluginHost(host, std::move(options.plugins)),
+    manager(host, options.manager, stuck), enforcer(manager, *this),
+    pluginHost(host, std::move(options.plugins), stuck),
     pluginDevices(pluginHost, manager, enforcer, this->notices)
 {
     if (ledger)
@@ -67,6 +67,7 @@ void DeviceService::statusChanged(const PciAddress& address)
 
 void DeviceService::leaveMigration(const Request& request)
 {
+    stuck->requireNotStuck(request.address);
     // A device changes hands only outside a migration: the session (and
     // the VFIO device its plugin opened) ends first.
     pluginDevices.requireNotHeld(request.address, request.what);
@@ -220,15 +221,29 @@ void DeviceService::assign(const Request& request, const std::string& owner,
 void DeviceService::reattach(const Request& request, const std::string& token,
                              const std::string& newOwner)
 {
+    stuck->requireNotStuck(request.address);
     manager.reattach(request.address, token, newOwner);
 }
 
 PolicyOutcome DeviceService::release(const Request& request,
                                      const std::string& owner)
 {
+    stuck->requireNotStuck(request.address);
     pluginDevices.requireNotHeld(request.address, request.what);
     manager.release(request.address, owner);
-    return enforcer.afterRelease(request.address);
+    try
+    {
+        return enforcer.afterRelease(request.address);
+    }
+    catch (const std::exception& e)
+    {
+        // Released all the same: what the policy does next is a note.
+        PolicyOutcome outcome;
+        outcome.failures.push_back(request.address.str() +
+                                   ": the on-release steps failed: " +
+                                   e.what());
+        return outcome;
+    }
 }
 
 void DeviceService::reset(const Request& request, const std::string& method)

@@ -200,6 +200,9 @@ class DeviceService
                    const std::vector<PciAddress>& devices, Body&& body);
 
     NoticeSink notices;
+    /// Calls blocked past their caller, in the kernel or in a plugin:
+    /// every operation is refused with Busy while one runs on its device.
+    std::shared_ptr<StuckDevices> stuck;
     std::unique_ptr<Ledger> ledger;
     DeviceManager manager;
     PolicyEnforcer enforcer;

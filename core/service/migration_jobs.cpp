@@ -72,6 +72,10 @@ void DeviceService::runStream(const Request& request, MigrationJob& job,
     std::exception_ptr error;
     try
     {
+        for (const PciAddress& address : devices)
+        {
+            stuck->requireNotStuck(address);
+        }
         Hold hold(pluginDevices, devices, request.what);
         if (job.cancel && job.cancel->cancelled())
         {
