@@ -297,6 +297,7 @@ class DeviceManager
     void succeeded(const PciAddress& address);
     void finishLater(const PciAddress& address,
                      const std::optional<std::string>& driver);
+    void finishIfPending(const PciAddress& address);
     void finishGiveBack(const PciAddress& address,
                         const std::optional<std::string>& originalDriver);
     void recordIntent(const PciAddress& address);

@@ -2,6 +2,7 @@
 // parsing, the worker pool and the property diff.
 
 #include "authz.hpp"
+#include "authz_table.hpp"
 #include "config/daemon_config.hpp"
 #include "device_adaptor.hpp"
 #include "base/error.hpp"
@@ -11,6 +12,9 @@
 #include "worker_pool.hpp"
 
 #include <atomic>
+#include <fstream>
+#include <regex>
+#include <sstream>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -241,6 +245,72 @@ TEST(Authz, OwnerUid)
     Caller caller{":1.7", 1000};
     EXPECT_EQ(caller.owner(), ":1.7 uid=1000");
     EXPECT_EQ(actionId(Action::Manage), "org.vfiod1.manage");
+}
+
+/** The methods an introspection XML of dbus/ declares. */
+std::vector<std::string> methodsOf(const std::string& xml)
+{
+    const char* root = std::getenv("VFIOD_SOURCE_ROOT");
+    std::ifstream in(std::string(root != nullptr ? root : ".") + "/dbus/" +
+                     xml);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::vector<std::string> methods;
+    std::regex method(R"re(<method\s+name="([A-Za-z]+)")re");
+    std::string all = text.str();
+    for (std::sregex_iterator it(all.begin(), all.end(), method), end;
+         it != end; ++it)
+    {
+        methods.push_back((*it)[1]);
+    }
+    return methods;
+}
+
+TEST(AuthzTable, EveryMethodOfTheApiIsDecided)
+{
+    std::vector<std::string> methods = methodsOf("org.vfiod1.Manager.xml");
+    std::vector<std::string> device = methodsOf("org.vfiod1.Device.xml");
+    ASSERT_GE(methods.size(), 5u);
+    ASSERT_GE(device.size(), 11u);
+    methods.insert(methods.end(), device.begin(), device.end());
+    for (const std::string& method : methods)
+    {
+        EXPECT_NO_THROW(actionFor(method)) << method;
+    }
+}
+
+TEST(AuthzTable, WhatChangesStateNeedsItsAction)
+{
+    EXPECT_EQ(actionFor("Bind"), Action::Bind);
+    EXPECT_EQ(actionFor("Unbind"), Action::Bind);
+    EXPECT_EQ(actionFor("Assign"), Action::Assign);
+    EXPECT_EQ(actionFor("Reattach"), Action::Assign);
+    EXPECT_EQ(actionFor("Release"), Action::Assign);
+    EXPECT_EQ(actionFor("Reset"), Action::Reset);
+    for (const char* method : {"SetMigrationState", "SaveState", "LoadState",
+                               "Migrate", "CancelMigration"})
+    {
+        EXPECT_EQ(actionFor(method), Action::Migrate) << method;
+    }
+    EXPECT_EQ(actionFor("Reload"), Action::Manage);
+    EXPECT_EQ(actionFor("GetDevice"), std::nullopt);
+    EXPECT_EQ(actionFor("Explain"), std::nullopt);
+}
+
+TEST(AuthzTable, AMethodNobodyDecidedIsRefused)
+{
+    for (const char* method : {"Frobnicate", "", "bind", "Bind "})
+    {
+        try
+        {
+            actionFor(method);
+            ADD_FAILURE() << "\"" << method << "\" was let through";
+        }
+        catch (const Error& e)
+        {
+            EXPECT_EQ(e.code(), Errc::AccessDenied) << method;
+        }
+    }
 }
 
 TEST(Authz, RootAndAccessListsArePrivileged)
