@@ -30,22 +30,6 @@ std::string directoryOf(const std::string& path)
     return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-void writeAll(int fd, std::string_view text, const std::string& what)
-{
-    while (!text.empty())
-    {
-        ssize_t n = ::write(fd, text.data(), text.size());
-        if (n < 0)
-        {
-            if (errno == EINTR)
-            {
-                continue;
-            }
-            throwErrno("write " + what);
-        }
-        text.remove_prefix(static_cast<size_t>(n));
-    }
-}
 
 } // namespace
 
@@ -123,6 +107,23 @@ std::optional<std::string> readWholeFile(const std::string& path)
             return text;
         }
         text.append(buffer, static_cast<size_t>(n));
+    }
+}
+
+void writeAll(int fd, std::string_view text, const std::string& what)
+{
+    while (!text.empty())
+    {
+        ssize_t n = ::write(fd, text.data(), text.size());
+        if (n < 0)
+        {
+            if (errno == EINTR)
+            {
+                continue;
+            }
+            throwErrno("write " + what);
+        }
+        text.remove_prefix(static_cast<size_t>(n));
     }
 }
 

@@ -20,6 +20,12 @@ void writeFileAtomically(const std::string& path, std::string_view text,
                          unsigned mode = 0644);
 
 /**
+ * @brief Writes all of @p text to @p fd, through short writes and EINTR.
+ * @throws std::system_error "write WHAT: ..."
+ */
+void writeAll(int fd, std::string_view text, const std::string& what);
+
+/**
  * @brief fsyncs a directory, so that a rename or unlink in it survives a
  * power cut.
  * @throws std::system_error

@@ -1,5 +1,7 @@
 #include "sim/sim_state_store.hpp"
 
+#include "base/atomic_file.hpp"
+
 #include "base/error.hpp"
 
 #include <fcntl.h>
@@ -24,22 +26,6 @@ namespace
     throw std::system_error(errno, std::generic_category(), what);
 }
 
-void writeAll(int fd, std::string_view data, const std::string& path)
-{
-    while (!data.empty())
-    {
-        ssize_t n = ::write(fd, data.data(), data.size());
-        if (n < 0)
-        {
-            if (errno == EINTR)
-            {
-                continue;
-            }
-            throwErrno("write " + path);
-        }
-        data.remove_prefix(static_cast<size_t>(n));
-    }
-}
 
 std::string readFrom(int fd, off_t offset, const std::string& path)
 {

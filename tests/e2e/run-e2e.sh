@@ -296,27 +296,9 @@ boot_time=$(($(date +%s) - boot_started))
 say "guest ran ${boot_time} s (QEMU status $qemu_status)"
 
 # --- verdict ----------------------------------------------------------------
-touch "$log"
-clean=$work/serial.txt
-tr -d '\r' <"$log" >"$clean"
-problems=()
-if [ "$qemu_status" -eq 124 ] || [ "$qemu_status" -eq 137 ]; then
-    problems+=("time-out: the guest did not power off within ${timeout_s} s")
-elif [ "$qemu_status" -ne 0 ]; then
-    problems+=("QEMU exited with status $qemu_status")
-fi
-check_pattern()
-{
-    local what=$1 pattern=$2 line
-    line=$(grep -m1 -E -e "$pattern" "$clean" || true)
-    [ -z "$line" ] || problems+=("$what: $line")
-}
-check_pattern "guest panic" 'Kernel panic'
+. "$(dirname "$0")/verdict.sh"
+serial_verdict "$log" "$work" "$qemu_status" "$timeout_s"
 check_pattern "IOMMU fault" 'DMAR: DRHD: handling fault|DMAR: \[DMA'
-check_pattern "soft lockup" 'soft lockup'
-check_pattern "kernel bug" 'BUG: |Oops: |general protection fault'
-check_pattern "sanitizer report" 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error: '
-grep -q '^E2E-DONE' "$clean" || problems+=("the guest did not finish (no E2E-DONE)")
 
 passed=0
 failed=0

@@ -237,27 +237,10 @@ timeout --kill-after=10 "$timeout_s" \
 say "guest ran $(($(date +%s) - boot_started)) s (QEMU status $qemu_status)"
 
 # --- verdict ----------------------------------------------------------------
-touch "$log"
-clean=$work/serial.txt
-tr -d '\r' <"$log" >"$clean"
-problems=()
-if [ "$qemu_status" -eq 124 ] || [ "$qemu_status" -eq 137 ]; then
-    problems+=("time-out: the guest did not power off within ${timeout_s} s")
-elif [ "$qemu_status" -ne 0 ]; then
-    problems+=("QEMU exited with status $qemu_status")
-fi
-check_pattern()
-{
-    local what=$1 pattern=$2 line
-    line=$(grep -m1 -E -e "$pattern" "$clean" || true)
-    [ -z "$line" ] || problems+=("$what: $line")
-}
-check_pattern "guest panic" 'Kernel panic'
-check_pattern "soft lockup" 'soft lockup'
-check_pattern "kernel bug" 'BUG: |Oops: |general protection fault|WARNING: '
-check_pattern "sanitizer report" 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error: '
+. "$(dirname "$0")/verdict.sh"
+serial_verdict "$log" "$work" "$qemu_status" "$timeout_s"
+check_pattern "kernel warning" 'WARNING: '
 check_pattern "failed check" '^mtty: FAIL'
-grep -q '^E2E-DONE' "$clean" || problems+=("the guest did not finish (no E2E-DONE)")
 line=$(grep -m1 '^E2E-RESULT 08-mtty-migration ' "$clean" || true)
 echo "${line:-E2E-RESULT 08-mtty-migration MISSING}"
 [[ $line == "E2E-RESULT 08-mtty-migration PASS"* ]] ||
