@@ -164,11 +164,14 @@ void DeviceManager::requireUnassigned(const PciAddress& address) const
 
 DeviceManager::GroupHold DeviceManager::holdGroup(const PciAddress& address)
 {
-    DeviceInfo device = known(address);
-    std::string key =
-        device.pci.iommuGroup >= 0
-            ? "IOMMU group " + std::to_string(device.pci.iommuGroup)
-            : "device " + address.str();
+    int group = -1;
+    if (!peek(address,
+              [&group](const DeviceInfo& info) { group = info.pci.iommuGroup; }))
+    {
+        fail(Errc::NotFound, "no PCI device " + address.str());
+    }
+    std::string key = group >= 0 ? "IOMMU group " + std::to_string(group)
+                                 : "device " + address.str();
     std::shared_ptr<std::recursive_timed_mutex> groupMutex;
     {
         std::lock_guard lock(mutex);
@@ -205,7 +208,8 @@ void DeviceManager::handleUevent(const Uevent& event)
     }
 }
 
-void DeviceManager::refresh(const PciAddress& address)
+void DeviceManager::refresh(const PciAddress& address,
+                            const std::function<void(DeviceInfo&)>& change)
 {
     PciDevice pci;
     try
@@ -222,13 +226,17 @@ void DeviceManager::refresh(const PciAddress& address)
         throw;
     }
 
-    DeviceChange change{DeviceChange::Kind::Changed, address};
+    DeviceChange changed{DeviceChange::Kind::Changed, address};
     bool released = false;
     {
         std::lock_guard lock(mutex);
         auto [it, added] = devices.try_emplace(address);
         DeviceInfo& info = it->second;
         info.pci = std::move(pci);
+        if (change)
+        {
+            change(info);
+        }
         // Someone else took it off vfio onto a host driver: vfiod no longer
         // manages it. Without a driver it is only between two steps (of a
         // bind, a give-back, or a driverctl), and its record stays.
@@ -241,14 +249,14 @@ void DeviceManager::refresh(const PciAddress& address)
         info.state = stateOf(info);
         if (added)
         {
-            change.kind = DeviceChange::Kind::Added;
+            changed.kind = DeviceChange::Kind::Added;
         }
     }
     if (released)
     {
         persist(address);
     }
-    notify(change);
+    notify(changed);
 }
 
 void DeviceManager::update(const PciAddress& address,
@@ -298,15 +306,24 @@ void DeviceManager::recordError(const PciAddress& address, const Error& error)
 
 void DeviceManager::succeeded(const PciAddress& address)
 {
-    update(address, [](DeviceInfo& info) {
-        // A record the ledger could not keep stays visible: the operation
-        // worked, but a restart would not know about it.
+    // One change for the bus: the device as the kernel has it now, without
+    // the last error. A record the ledger could not keep stays visible:
+    // the operation worked, but a restart would not know about it.
+    auto clearError = [](DeviceInfo& info) {
         if (!info.unrecorded)
         {
             info.lastError.clear();
         }
-    });
-    refresh(address);
+    };
+    try
+    {
+        refresh(address, clearError);
+    }
+    catch (...)
+    {
+        update(address, clearError);
+        throw;
+    }
 }
 
 void DeviceManager::notify(const DeviceChange& change)

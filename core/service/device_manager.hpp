@@ -288,7 +288,10 @@ class DeviceManager
     void bindLocked(const PciAddress& address, const std::string& driver,
                     GroupCheck groupCheck = GroupCheck::Required);
     void bindGroupLocked(const PciAddress& address, const std::string& driver);
-    void refresh(const PciAddress& address);
+    /** Reads the device again; @p change, when given, is applied to its
+     *  record in the same step (one notification). */
+    void refresh(const PciAddress& address,
+                 const std::function<void(DeviceInfo&)>& change = {});
     void update(const PciAddress& address,
                 const std::function<void(DeviceInfo&)>& change);
     void forget(const PciAddress& address);

@@ -153,7 +153,8 @@ std::string DeviceService::bindHeld(const Request& request,
     }
     try
     {
-        manager.bind(request.address, driver, wholeGroup);
+        // The driver as chosen above: the binder need not choose again.
+        manager.bind(request.address, target, wholeGroup);
     }
     catch (const Error& e)
     {
