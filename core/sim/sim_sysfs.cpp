@@ -71,15 +71,14 @@ constexpr FixedChild groupChildren[] = {
 constexpr FixedChild moduleChildren[] = {readOnly("initstate")};
 
 /**
- * @brief One kind of directory: the children it always has, and the
- * functions for those the model decides (nullptr: none).
+ * @brief One kind of directory: the children it always has, and those
+ * the model decides (nullptr: none).
  */
 struct DirKind
 {
     At at;
     std::span<const FixedChild> fixed;
-    ChildFn child = nullptr;
-    NamesFn names = nullptr;
+    const DirContents* contents = nullptr;
 };
 
 /** @brief Every kind of directory, in the order of SysDir::At. */
@@ -87,20 +86,20 @@ constexpr DirKind dirKinds[] = {
     {At::Root, rootChildren},
     {At::Bus, busChildren},
     {At::BusPci, busPciChildren},
-    {At::Devices, {}, devicesChild, devicesNames},
-    {At::Device, {}, deviceChild, deviceNames},
-    {At::VfioDevDir, {}, vfioDevDirChild, vfioDevDirNames},
+    {At::Devices, {}, &devicesContents},
+    {At::Device, {}, &deviceContents},
+    {At::VfioDevDir, {}, &vfioDevDirContents},
     {At::VfioDev, vfioDevChildren},
-    {At::Drivers, {}, driversChild, driversNames},
-    {At::Driver, driverChildren, driverChild, driverNames},
+    {At::Drivers, {}, &driversContents},
+    {At::Driver, driverChildren, &driverContents},
     {At::Slots, {}},
     {At::Kernel, kernelChildren},
-    {At::Groups, {}, groupsChild, groupsNames},
+    {At::Groups, {}, &groupsContents},
     {At::Group, groupChildren},
-    {At::GroupDevices, {}, groupDevicesChild, groupDevicesNames},
-    {At::Modules, {}, modulesChild, modulesNames},
-    {At::Module, moduleChildren, moduleChild, moduleNames},
-    {At::ModuleDrivers, {}, moduleDriversChild, moduleDriversNames},
+    {At::GroupDevices, {}, &groupDevicesContents},
+    {At::Modules, {}, &modulesContents},
+    {At::Module, moduleChildren, &moduleContents},
+    {At::ModuleDrivers, {}, &moduleDriversContents},
 };
 
 constexpr bool inEnumOrder()
@@ -141,7 +140,8 @@ std::optional<SysEntry> child(const Model& model, const SysDir& dir,
         target.at = fixed.target;
         return dirEntry(target);
     }
-    return kind.child != nullptr ? kind.child(model, dir, name) : std::nullopt;
+    return kind.contents != nullptr ? kind.contents->child(model, dir, name)
+                                    : std::nullopt;
 }
 
 } // namespace
@@ -187,9 +187,9 @@ std::vector<std::string> childNames(const Model& model, const SysDir& dir)
     {
         names.emplace_back(fixed.name);
     }
-    if (kind.names != nullptr)
+    if (kind.contents != nullptr)
     {
-        kind.names(model, dir, names);
+        kind.contents->names(model, dir, names);
     }
     std::sort(names.begin(), names.end());
     return names;

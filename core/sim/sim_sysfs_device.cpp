@@ -18,7 +18,8 @@ struct AttrSpec
     bool writable;
 };
 
-constexpr AttrSpec identityAttrs[] = {
+/** @brief Attributes every device has. */
+constexpr AttrSpec commonAttrs[] = {
     {"class", Type::File, false},
     {"config", Type::File, false},
     {"device", Type::File, false},
@@ -54,7 +55,7 @@ struct AttrGroup
 };
 
 constexpr AttrGroup attrGroups[] = {
-    {[](const Device&) { return true; }, identityAttrs},
+    {[](const Device&) { return true; }, commonAttrs},
     {[](const Device& d) { return !d.resetSupported.empty(); }, resetAttrs},
     {[](const Device& d) { return d.sriovCapable(); }, sriovAttrs},
 };
@@ -103,15 +104,12 @@ std::optional<SysEntry> deviceLink(const Model& model, const Device& d,
 {
     if (name == "driver" && !d.driver.empty())
     {
-        SysDir target = dirAt(At::Driver);
-        target.name = d.driver;
-        return linkEntry(target, d.driver);
+        return linkEntry(namedDir(At::Driver, d.driver), d.driver);
     }
     if (name == "iommu_group" && d.iommuGroup >= 0)
     {
-        SysDir target = dirAt(At::Group);
-        target.number = d.iommuGroup;
-        return linkEntry(target, std::to_string(d.iommuGroup));
+        return linkEntry(numberedDir(At::Group, d.iommuGroup),
+                         std::to_string(d.iommuGroup));
     }
     if (name == "physfn" && d.physfn && findDevice(model, *d.physfn))
     {
@@ -136,17 +134,10 @@ std::optional<SysEntry> deviceLink(const Model& model, const Device& d,
     return std::nullopt;
 }
 
-} // namespace
-
 std::optional<SysEntry> devicesChild(const Model& model, const SysDir&,
                                      std::string_view name)
 {
-    std::optional<PciAddress> address = addressNamed(name);
-    if (address && findDevice(model, *address))
-    {
-        return linkEntry(deviceDir(*address), std::string(name));
-    }
-    return std::nullopt;
+    return deviceLinkNamed(model, name, [](const Device&) { return true; });
 }
 
 void devicesNames(const Model& model, const SysDir&,
@@ -254,5 +245,11 @@ void vfioDevDirNames(const Model& model, const SysDir& dir,
         names.push_back("vfio" + std::to_string(d->vfioDev));
     }
 }
+
+} // namespace
+
+const DirContents devicesContents{devicesChild, devicesNames};
+const DirContents deviceContents{deviceChild, deviceNames};
+const DirContents vfioDevDirContents{vfioDevDirChild, vfioDevDirNames};
 
 } // namespace vfiod::sim::tree

@@ -23,41 +23,28 @@ using ChildFn = std::optional<SysEntry> (*)(const Model& model,
 using NamesFn = void (*)(const Model& model, const SysDir& dir,
                          std::vector<std::string>& names);
 
+/** @brief A kind of directory's children that the model decides. */
+struct DirContents
+{
+    ChildFn child;
+    NamesFn names;
+};
+
 // PCI devices (sim_sysfs_device.cpp): bus/pci/devices, a device's own
 // directory and its vfio-dev.
-std::optional<SysEntry> devicesChild(const Model&, const SysDir&,
-                                     std::string_view);
-void devicesNames(const Model&, const SysDir&, std::vector<std::string>&);
-std::optional<SysEntry> deviceChild(const Model&, const SysDir&,
-                                    std::string_view);
-void deviceNames(const Model&, const SysDir&, std::vector<std::string>&);
-std::optional<SysEntry> vfioDevDirChild(const Model&, const SysDir&,
-                                        std::string_view);
-void vfioDevDirNames(const Model&, const SysDir&, std::vector<std::string>&);
+extern const DirContents devicesContents;
+extern const DirContents deviceContents;
+extern const DirContents vfioDevDirContents;
 
 // Drivers and their modules (sim_sysfs_drivers.cpp).
-std::optional<SysEntry> driversChild(const Model&, const SysDir&,
-                                     std::string_view);
-void driversNames(const Model&, const SysDir&, std::vector<std::string>&);
-std::optional<SysEntry> driverChild(const Model&, const SysDir&,
-                                    std::string_view);
-void driverNames(const Model&, const SysDir&, std::vector<std::string>&);
-std::optional<SysEntry> modulesChild(const Model&, const SysDir&,
-                                     std::string_view);
-void modulesNames(const Model&, const SysDir&, std::vector<std::string>&);
-std::optional<SysEntry> moduleChild(const Model&, const SysDir&,
-                                    std::string_view);
-void moduleNames(const Model&, const SysDir&, std::vector<std::string>&);
-std::optional<SysEntry> moduleDriversChild(const Model&, const SysDir&,
-                                           std::string_view);
-void moduleDriversNames(const Model&, const SysDir&, std::vector<std::string>&);
+extern const DirContents driversContents;
+extern const DirContents driverContents;
+extern const DirContents modulesContents;
+extern const DirContents moduleContents;
+extern const DirContents moduleDriversContents;
 
 // IOMMU groups (sim_sysfs_groups.cpp).
-std::optional<SysEntry> groupsChild(const Model&, const SysDir&,
-                                    std::string_view);
-void groupsNames(const Model&, const SysDir&, std::vector<std::string>&);
-std::optional<SysEntry> groupDevicesChild(const Model&, const SysDir&,
-                                          std::string_view);
-void groupDevicesNames(const Model&, const SysDir&, std::vector<std::string>&);
+extern const DirContents groupsContents;
+extern const DirContents groupDevicesContents;
 
 } // namespace vfiod::sim::tree

@@ -5,14 +5,15 @@
 namespace vfiod::sim::tree
 {
 
+namespace
+{
+
 std::optional<SysEntry> driversChild(const Model& model, const SysDir&,
                                      std::string_view name)
 {
     if (isRegistered(model, name))
     {
-        SysDir target = dirAt(At::Driver);
-        target.name = std::string(name);
-        return dirEntry(target);
+        return dirEntry(namedDir(At::Driver, name));
     }
     return std::nullopt;
 }
@@ -29,24 +30,15 @@ std::optional<SysEntry> driverChild(const Model& model, const SysDir& dir,
     const Driver* driver = findDriver(model, dir.name);
     if (name == "module" && driver != nullptr)
     {
-        SysDir target = dirAt(At::Module);
-        target.name = driver->module;
-        return linkEntry(target, driver->module);
+        return linkEntry(namedDir(At::Module, driver->module), driver->module);
     }
-    std::optional<PciAddress> address = addressNamed(name);
-    const Device* d = address ? findDevice(model, *address) : nullptr;
-    if (d != nullptr && d->driver == dir.name)
-    {
-        return linkEntry(deviceDir(*address), std::string(name));
-    }
-    return std::nullopt;
+    return deviceLinkNamed(
+        model, name, [&](const Device& d) { return d.driver == dir.name; });
 }
 
 void driverNames(const Model& model, const SysDir& dir,
                  std::vector<std::string>& names)
 {
-    // Listed even without a module record, which driverChild needs: kept
-    // as it was when the tree was one switch.
     names.emplace_back("module");
     for (const auto& [address, d] : model.devices)
     {
@@ -63,9 +55,7 @@ std::optional<SysEntry> modulesChild(const Model& model, const SysDir&,
     const Module* m = findModule(model, name);
     if (m != nullptr && m->loaded && m->name == name)
     {
-        SysDir target = dirAt(At::Module);
-        target.name = std::string(name);
-        return dirEntry(target);
+        return dirEntry(namedDir(At::Module, name));
     }
     return std::nullopt;
 }
@@ -120,9 +110,7 @@ std::optional<SysEntry> moduleDriversChild(const Model& model,
     {
         return std::nullopt;
     }
-    SysDir target = dirAt(At::Driver);
-    target.name = driver;
-    return linkEntry(target, driver);
+    return linkEntry(namedDir(At::Driver, driver), driver);
 }
 
 void moduleDriversNames(const Model& model, const SysDir& dir,
@@ -136,5 +124,13 @@ void moduleDriversNames(const Model& model, const SysDir& dir,
         }
     }
 }
+
+} // namespace
+
+const DirContents driversContents{driversChild, driversNames};
+const DirContents driverContents{driverChild, driverNames};
+const DirContents modulesContents{modulesChild, modulesNames};
+const DirContents moduleContents{moduleChild, moduleNames};
+const DirContents moduleDriversContents{moduleDriversChild, moduleDriversNames};
 
 } // namespace vfiod::sim::tree

@@ -19,6 +19,20 @@ SysDir deviceDir(const PciAddress& address)
     return dir;
 }
 
+SysDir namedDir(At at, std::string_view name)
+{
+    SysDir dir = dirAt(at);
+    dir.name = std::string(name);
+    return dir;
+}
+
+SysDir numberedDir(At at, int number)
+{
+    SysDir dir = dirAt(at);
+    dir.number = number;
+    return dir;
+}
+
 SysEntry dirEntry(SysDir dir)
 {
     SysEntry e;

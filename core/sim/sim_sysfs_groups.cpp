@@ -17,17 +17,13 @@ bool groupExists(const Model& model, int group)
                        });
 }
 
-} // namespace
-
 std::optional<SysEntry> groupsChild(const Model& model, const SysDir&,
                                     std::string_view name)
 {
     int group = numberNamed(name);
     if (groupExists(model, group))
     {
-        SysDir target = dirAt(At::Group);
-        target.number = group;
-        return dirEntry(target);
+        return dirEntry(numberedDir(At::Group, group));
     }
     return std::nullopt;
 }
@@ -54,13 +50,9 @@ void groupsNames(const Model& model, const SysDir&,
 std::optional<SysEntry> groupDevicesChild(const Model& model, const SysDir& dir,
                                           std::string_view name)
 {
-    std::optional<PciAddress> address = addressNamed(name);
-    const Device* d = address ? findDevice(model, *address) : nullptr;
-    if (d != nullptr && d->iommuGroup == dir.number)
-    {
-        return linkEntry(deviceDir(*address), std::string(name));
-    }
-    return std::nullopt;
+    return deviceLinkNamed(model, name, [&](const Device& d) {
+        return d.iommuGroup == dir.number;
+    });
 }
 
 void groupDevicesNames(const Model& model, const SysDir& dir,
@@ -74,5 +66,10 @@ void groupDevicesNames(const Model& model, const SysDir& dir,
         }
     }
 }
+
+} // namespace
+
+const DirContents groupsContents{groupsChild, groupsNames};
+const DirContents groupDevicesContents{groupDevicesChild, groupDevicesNames};
 
 } // namespace vfiod::sim::tree
