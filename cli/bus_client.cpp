@@ -4,21 +4,17 @@
 #include "vfiod1_manager_proxy.h"
 
 #include "cli_error.hpp"
-#include "signal_watch.hpp"
+#include "migration_watch.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sdbus-c++/ProxyInterfaces.h>
 #include <sdbus-c++/StandardInterfaces.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <thread>
+#include <utility>
 
 namespace vfioctl
 {
@@ -33,34 +29,52 @@ namespace
  */
 constexpr std::chrono::seconds longCallTimeout{120};
 
+/** How long a slow call may wait for vfiod's reply. */
+enum class Wait
+{
+    Long,      ///< longCallTimeout
+    Unbounded, ///< the migration calls take as long as the state is big
+};
+
 /**
- * Raises the connection's method-call timeout for one call. The generated
+ * Raises the connection's method-call timeout while it lives. The generated
  * proxies only take a per-call timeout from an
  * org.freedesktop.DBus.Method.Timeout annotation, which the XML does not
  * carry; vfioctl is single-threaded, so changing the connection's default
  * around the call is safe. A per-call timeout, if added, still wins.
  */
-class LongCall
+class RaisedTimeout
 {
   public:
-    explicit LongCall(sdbus::IConnection& bus) :
+    RaisedTimeout(sdbus::IConnection& bus, Wait wait) :
         bus(bus), saved(bus.getMethodCallTimeout())
     {
-        bus.setMethodCallTimeout(longCallTimeout);
+        bus.setMethodCallTimeout(
+            wait == Wait::Long
+                ? std::chrono::microseconds(longCallTimeout).count()
+                : UINT64_MAX);
     }
 
-    ~LongCall()
+    ~RaisedTimeout()
     {
         bus.setMethodCallTimeout(saved);
     }
 
-    LongCall(const LongCall&) = delete;
-    LongCall& operator=(const LongCall&) = delete;
+    RaisedTimeout(const RaisedTimeout&) = delete;
+    RaisedTimeout& operator=(const RaisedTimeout&) = delete;
 
   private:
     sdbus::IConnection& bus;
     uint64_t saved;
 };
+
+/** @brief Makes @p call, a slow one, allowing it @p wait. */
+template <typename Call>
+decltype(auto) slowCall(sdbus::IConnection& bus, Wait wait, Call&& call)
+{
+    RaisedTimeout raised(bus, wait);
+    return std::forward<Call>(call)();
+}
 
 bool addressLess(const DeviceEntry& a, const DeviceEntry& b)
 {
@@ -125,139 +139,6 @@ class BusClient::DeviceProxy :
     {}
     void onMigrationProgress(const std::string&, const uint64_t&) override {}
 };
-
-namespace
-{
-
-/** @brief A connection of its own, for a thread of its own. */
-std::unique_ptr<sdbus::IConnection>
-    connectAgain(const std::optional<std::string>& address)
-{
-    try
-    {
-        return address ? sdbus::createSessionBusConnectionWithAddress(*address)
-                       : sdbus::createSystemBusConnection();
-    }
-    catch (const sdbus::Error& e)
-    {
-        throw CliError(ExitCode::failed,
-                       "cannot connect to the bus: " + e.getMessage());
-    }
-}
-
-/**
- * The MigrationProgress signals of one device on a second connection with
- * its own event loop thread, and a thread that turns SIGINT and SIGTERM
- * into CancelMigration on a third: the first connection is blocked in the
- * migration call.
- */
-class Watch final : public BusClient::MigrationWatch
-{
-  public:
-    Watch(const std::optional<std::string>& address,
-          const sdbus::ObjectPath& device, ProgressHandler handler) :
-        signals({SIGINT, SIGTERM}),
-        stop(::eventfd(0, EFD_CLOEXEC)), events(connectAgain(address)),
-        calls(connectAgain(address)), device(device)
-    {
-        if (stop < 0)
-        {
-            throw CliError(ExitCode::failed,
-                           std::string("eventfd: ") + std::strerror(errno));
-        }
-        progress = sdbus::createProxy(*events, serviceName, device);
-        progress->uponSignal("MigrationProgress")
-            .onInterface(deviceInterface)
-            .call([handler = std::move(handler)](const std::string& phase,
-                                                 uint64_t bytes) {
-                handler(phase, bytes);
-            });
-        progress->finishRegistration();
-        events->enterEventLoopAsync();
-        canceller = std::thread([this] { waitForSignal(); });
-    }
-
-    ~Watch() override
-    {
-        uint64_t one = 1;
-        [[maybe_unused]] auto written = ::write(stop, &one, sizeof one);
-        canceller.join();
-        events->leaveEventLoop();
-        progress.reset();
-        ::close(stop);
-    }
-
-    bool interrupted() const override
-    {
-        return cancelled;
-    }
-
-  private:
-    void waitForSignal()
-    {
-        pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {stop, POLLIN, 0}};
-        while (::poll(fds, 2, -1) >= 0 || errno == EINTR)
-        {
-            if ((fds[1].revents & POLLIN) != 0)
-            {
-                return;
-            }
-            signalfd_siginfo info;
-            if ((fds[0].revents & POLLIN) != 0 && signals.read(info))
-            {
-                cancel();
-            }
-        }
-    }
-
-    void cancel()
-    {
-        cancelled = true;
-        try
-        {
-            auto proxy = sdbus::createProxy(*calls, serviceName, device);
-            proxy->callMethod("CancelMigration")
-                .onInterface(deviceInterface)
-                .withArguments(MethodOptions{});
-        }
-        catch (const sdbus::Error&)
-        {
-            // Finished meanwhile: the call's own reply tells.
-        }
-    }
-
-    SignalWatch signals; ///< first: the threads inherit the blocked mask
-    int stop;
-    std::unique_ptr<sdbus::IConnection> events;
-    std::unique_ptr<sdbus::IConnection> calls;
-    sdbus::ObjectPath device;
-    std::unique_ptr<sdbus::IProxy> progress;
-    std::atomic<bool> cancelled{false};
-    std::thread canceller;
-};
-
-/** The migration calls take as long as the state is big: no timeout. */
-class UnboundedCall
-{
-  public:
-    explicit UnboundedCall(sdbus::IConnection& bus) :
-        bus(bus), saved(bus.getMethodCallTimeout())
-    {
-        bus.setMethodCallTimeout(UINT64_MAX);
-    }
-    ~UnboundedCall()
-    {
-        bus.setMethodCallTimeout(saved);
-    }
-    UnboundedCall(const UnboundedCall&) = delete;
-    UnboundedCall& operator=(const UnboundedCall&) = delete;
-
-  private:
-    sdbus::IConnection& bus;
-    uint64_t saved;
-};
-
-} // namespace
 
 std::optional<vfiod::PciAddress> addressOfPath(const std::string& path)
 {
@@ -351,24 +232,19 @@ PropertyMap BusClient::managerProperties()
 void BusClient::bind(const sdbus::ObjectPath& path,
                      const MethodOptions& options)
 {
-    LongCall timeout(*bus);
-    device(path)->Bind(options);
+    slowCall(*bus, Wait::Long, [&] { device(path)->Bind(options); });
 }
 
 void BusClient::unbind(const sdbus::ObjectPath& path)
 {
-    LongCall timeout(*bus);
-    device(path)->Unbind({});
+    slowCall(*bus, Wait::Long, [&] { device(path)->Unbind({}); });
 }
 
 sdbus::UnixFd BusClient::assign(const sdbus::ObjectPath& path,
                                 const MethodOptions& options)
 {
-    sdbus::UnixFd lease;
-    {
-        LongCall timeout(*bus);
-        lease = device(path)->Assign(options);
-    }
+    sdbus::UnixFd lease = slowCall(
+        *bus, Wait::Long, [&] { return device(path)->Assign(options); });
     // sdbus::UnixFd dup()s the fd out of the message without O_CLOEXEC.
     // The lease must not leak into commands vfioctl runs: a copy held by a
     // daemonized grandchild would keep the device assigned after vfioctl
@@ -396,8 +272,7 @@ void BusClient::release(const sdbus::ObjectPath& path)
 void BusClient::reset(const sdbus::ObjectPath& path,
                       const MethodOptions& options)
 {
-    LongCall timeout(*bus);
-    device(path)->Reset(options);
+    slowCall(*bus, Wait::Long, [&] { device(path)->Reset(options); });
 }
 
 void BusClient::reload()
@@ -414,27 +289,26 @@ std::vector<std::string>
     BusClient::setMigrationState(const sdbus::ObjectPath& path,
                                  const std::string& state)
 {
-    LongCall timeout(*bus);
-    return device(path)->SetMigrationState(state, {});
+    return slowCall(*bus, Wait::Long,
+                    [&] { return device(path)->SetMigrationState(state, {}); });
 }
 
 void BusClient::saveState(const sdbus::ObjectPath& path, int fd)
 {
-    UnboundedCall timeout(*bus);
-    device(path)->SaveState(sdbus::UnixFd(fd), {});
+    slowCall(*bus, Wait::Unbounded,
+             [&] { device(path)->SaveState(sdbus::UnixFd(fd), {}); });
 }
 
 void BusClient::loadState(const sdbus::ObjectPath& path, int fd)
 {
-    UnboundedCall timeout(*bus);
-    device(path)->LoadState(sdbus::UnixFd(fd), {});
+    slowCall(*bus, Wait::Unbounded,
+             [&] { device(path)->LoadState(sdbus::UnixFd(fd), {}); });
 }
 
 void BusClient::migrate(const sdbus::ObjectPath& path,
                         const sdbus::ObjectPath& target)
 {
-    UnboundedCall timeout(*bus);
-    device(path)->Migrate(target, {});
+    slowCall(*bus, Wait::Unbounded, [&] { device(path)->Migrate(target, {}); });
 }
 
 void BusClient::cancelMigration(const sdbus::ObjectPath& path)
@@ -458,7 +332,7 @@ std::unique_ptr<BusClient::MigrationWatch>
     BusClient::watchMigration(const sdbus::ObjectPath& path,
                               ProgressHandler handler)
 {
-    return std::make_unique<Watch>(address, path, std::move(handler));
+    return startMigrationWatch(address, path, std::move(handler));
 }
 
 std::string BusClient::udevRules()
