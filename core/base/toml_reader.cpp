@@ -45,6 +45,29 @@ std::string joined(std::span<const std::string_view> words)
     return text;
 }
 
+using Entry = std::pair<const toml::key*, const toml::node*>;
+
+/**
+ * @brief The keys of @p table as the file has them: toml++ keeps a table
+ * sorted by key, but the first mistake reported should be the first one a
+ * person reading the file meets.
+ */
+std::vector<Entry> inDocumentOrder(const toml::table& table)
+{
+    std::vector<Entry> entries;
+    for (auto&& [key, value] : table)
+    {
+        entries.emplace_back(&key, &value);
+    }
+    std::stable_sort(
+        entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+            const toml::source_position& x = a.first->source().begin;
+            const toml::source_position& y = b.first->source().begin;
+            return std::pair(x.line, x.column) < std::pair(y.line, y.column);
+        });
+    return entries;
+}
+
 } // namespace
 
 toml::table parse(std::string_view text, const std::string& sourceName)
@@ -286,9 +309,9 @@ std::string Table::key(std::string_view key) const
 
 void Table::read(const Handlers& handlers) const
 {
-    for (auto&& [k, value] : *tableNode)
+    for (const auto& [k, value] : inDocumentOrder(*tableNode))
     {
-        auto handler = handlers.find(k.str());
+        auto handler = handlers.find(k->str());
         if (handler == handlers.end())
         {
             std::vector<std::string_view> known;
@@ -296,23 +319,23 @@ void Table::read(const Handlers& handlers) const
             {
                 known.push_back(name);
             }
-            refuse(k.source(), "unknown key " + quoted(key(k.str())) +
-                                   " (known: " + joined(known) + ")");
+            refuse(k->source(), "unknown key " + quoted(key(k->str())) +
+                                    " (known: " + joined(known) + ")");
         }
-        handler->second(key(k.str()), value);
+        handler->second(key(k->str()), *value);
     }
 }
 
 void Table::only(std::initializer_list<std::string_view> keys) const
 {
-    for (auto&& [k, value] : *tableNode)
+    for (const auto& [k, value] : inDocumentOrder(*tableNode))
     {
-        if (std::find(keys.begin(), keys.end(), k.str()) == keys.end())
+        if (std::find(keys.begin(), keys.end(), k->str()) == keys.end())
         {
             std::vector<std::string_view> known(keys);
             std::sort(known.begin(), known.end());
-            refuse(k.source(), "unknown key " + quoted(key(k.str())) +
-                                   " (known: " + joined(known) + ")");
+            refuse(k->source(), "unknown key " + quoted(key(k->str())) +
+                                    " (known: " + joined(known) + ")");
         }
     }
 }
