@@ -52,7 +52,8 @@ void readActions(const toml_reader::Table& table, PolicyActions& actions)
          }},
         {"plugin",
          [&](Key k, const toml::node& v) {
-             actions.plugin = toml_reader::name(k, v, driverName);
+             // Plugin names become file names: same rule as drivers.
+             actions.plugin = toml_reader::name(k, v, sysfs::driverNameRule);
          }},
         {"users",
          [&](Key k, const toml::node& v) {

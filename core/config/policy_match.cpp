@@ -22,11 +22,6 @@ constexpr IntRange classRange{0, 0xffffff, true};
 /// virtfnN goes up to sriov_totalvfs, a 16-bit config register.
 constexpr int64_t maxVfIndex = 0xffff;
 
-bool isDriverName(std::string_view text) noexcept
-{
-    return sysfs::isValidDriverName(text);
-}
-
 /**
  * @brief A value that may be given alone or as a non-empty array of the
  * same kind; calls @p each for every element, so errors point at it.
@@ -204,7 +199,8 @@ class MatchReader
                  match.addresses.push_back(requireAddress(k, e));
              })},
             {"driver", many([this](Key k, const toml::node& e) {
-                 match.drivers.push_back(toml_reader::name(k, e, driverName));
+                 match.drivers.push_back(
+                     toml_reader::name(k, e, sysfs::driverNameRule));
              })},
             {"pf",
              [this](Key k, const toml::node& v) {
@@ -267,9 +263,6 @@ class MatchReader
 };
 
 } // namespace
-
-const toml_reader::NameRule driverName{
-    "a driver name", "1 to 64 of A-Z a-z 0-9 _ -", isDriverName};
 
 void readMatch(const toml_reader::Table& table, PolicyMatch& match)
 {

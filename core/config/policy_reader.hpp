@@ -13,12 +13,6 @@ namespace vfiod::policy_reader
 {
 
 /**
- * @brief A driver name as sysfs takes it; plugin names become file names
- * and follow the same rule.
- */
-extern const toml_reader::NameRule driverName;
-
-/**
  * @brief Reads [rule.match] into @p match, then checks the keys against
  * each other (class_mask needs class, all = true stands alone, ...).
  */

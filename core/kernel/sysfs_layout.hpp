@@ -5,6 +5,11 @@
 #include <string>
 #include <string_view>
 
+namespace vfiod::toml_reader
+{
+struct NameRule;
+}
+
 /**
  * @brief Where the kernel keeps PCI things in sysfs, in one place.
  *
@@ -30,6 +35,12 @@ std::string deviceAttr(const PciAddress& address, std::string_view attr);
  * [A-Za-z0-9_-], which rules out "/", "." and "..".
  */
 bool isValidDriverName(std::string_view name) noexcept;
+
+/**
+ * @brief isValidDriverName() as a rule for the TOML files that name
+ * drivers (policy.d, the simulated host), so they word it alike.
+ */
+extern const toml_reader::NameRule driverNameRule;
 
 /**
  * @brief "bus/pci/drivers/<driver>".

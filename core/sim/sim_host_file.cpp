@@ -24,15 +24,9 @@ using toml_reader::Table;
 
 constexpr IntRange id16{0, 0xffff, true};
 
-bool isDriverName(std::string_view text) noexcept
-{
-    return sysfs::isValidDriverName(text);
-}
-
-constexpr toml_reader::NameRule driverName{
-    "a driver name", "1 to 64 of A-Z a-z 0-9 _ -", isDriverName};
+/// Module names follow the driver name rule; only the noun differs.
 constexpr toml_reader::NameRule moduleName{
-    "a module name", "1 to 64 of A-Z a-z 0-9 _ -", isDriverName};
+    "a module name", "1 to 64 of A-Z a-z 0-9 _ -", sysfs::isValidDriverName};
 
 /** @brief Turns a toml++ document into a Model (the schema). */
 class HostParser
@@ -150,7 +144,7 @@ void HostParser::parseModules(const Table& root, Model& model)
         }
         Module module;
         module.name = name;
-        module.drivers = table.names("drivers", driverName);
+        module.drivers = table.names("drivers", sysfs::driverNameRule);
         module.depends = table.names("depends", moduleName);
         module.aliases = table.strings("aliases");
         module.loaded = table.boolean("loaded").value_or(true);
@@ -380,7 +374,7 @@ Device HostParser::device(const Table& table, const Model& model, bool hotAdd)
 
     parseMigration(table, d);
 
-    d.failProbe = table.names("fail_probe", driverName);
+    d.failProbe = table.names("fail_probe", sysfs::driverNameRule);
     d.failReset = resetMethods(table, "fail_reset");
     d.resetDelayMs = static_cast<unsigned>(
         table.milliseconds("reset_delay_ms", 0, maxDelayMs)
