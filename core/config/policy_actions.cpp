@@ -11,11 +11,6 @@ namespace
 
 using toml_reader::refuse;
 
-/// pci_reset_fn_methods[] in drivers/pci/pci.c, highest priority first.
-constexpr std::array<std::string_view, 7> resetMethods = {
-    "device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus",
-};
-
 std::string requireBind(const std::string& key, const toml::node& node)
 {
     const std::string& text = toml_reader::string(key, node);
@@ -48,7 +43,8 @@ void readActions(const toml_reader::Table& table, PolicyActions& actions)
          [&](Key k, const toml::node& v) { actions.bind = requireBind(k, v); }},
         {"reset_method",
          [&](Key k, const toml::node& v) {
-             actions.resetMethod = toml_reader::oneOf(k, v, resetMethods);
+             actions.resetMethod =
+                 toml_reader::oneOf(k, v, sysfs::resetMethods);
          }},
         {"plugin",
          [&](Key k, const toml::node& v) {

@@ -2,6 +2,7 @@
 
 #include "base/pci_address.hpp"
 
+#include <array>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,14 @@ inline constexpr std::string_view pciDevices = "bus/pci/devices";
 inline constexpr std::string_view pciDrivers = "bus/pci/drivers";
 inline constexpr std::string_view driversProbe = "bus/pci/drivers_probe";
 inline constexpr std::string_view pciSlots = "bus/pci/slots";
+
+/**
+ * @brief The reset methods a device's reset_method attribute takes:
+ * pci_reset_fn_methods[] in drivers/pci/pci.c, highest priority first.
+ */
+inline constexpr std::array<std::string_view, 7> resetMethods = {
+    "device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus",
+};
 
 /** @brief "bus/pci/devices/0000:03:00.0". */
 std::string devicePath(const PciAddress& address);

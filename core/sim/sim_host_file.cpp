@@ -66,9 +66,7 @@ std::vector<std::string> oneOfEach(const Table& table, std::string_view key,
 std::vector<std::string> HostParser::resetMethods(const Table& table,
                                                   std::string_view key) const
 {
-    static const std::vector<std::string_view> known(
-        knownResetMethods().begin(), knownResetMethods().end());
-    return oneOfEach(table, key, known);
+    return oneOfEach(table, key, sysfs::resetMethods);
 }
 
 void HostParser::parseMigration(const Table& table, Device& d) const
