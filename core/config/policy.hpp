@@ -167,7 +167,8 @@ void parsePolicyFile(Policy& policy, std::string_view text,
  * following symlinks, so a link to /dev/null masks a file), hidden files and
  * other names are skipped.
  * @throws Error(Errc::InvalidArgument) as parsePolicyFile, or "FILE: ..."
- *         when a file or the directory cannot be read.
+ *         when a file or the directory cannot be read; Error(Errc::NotFound)
+ *         when a listed file is gone by the time it is read.
  */
 Policy loadPolicyDir(const std::string& dir);
 

@@ -1,6 +1,7 @@
 #include "kernel/sysfs_layout.hpp"
 
 #include "base/error.hpp"
+#include "base/toml_reader.hpp"
 
 namespace vfiod::sysfs
 {
@@ -32,6 +33,9 @@ bool isValidDriverName(std::string_view name) noexcept
     }
     return true;
 }
+
+const toml_reader::NameRule driverNameRule{
+    "a driver name", "1 to 64 of A-Z a-z 0-9 _ -", isValidDriverName};
 
 std::string driverPath(std::string_view driver)
 {

@@ -2,8 +2,14 @@
 
 #include "base/pci_address.hpp"
 
+#include <array>
 #include <string>
 #include <string_view>
+
+namespace vfiod::toml_reader
+{
+struct NameRule;
+}
 
 /**
  * @brief Where the kernel keeps PCI things in sysfs, in one place.
@@ -19,6 +25,14 @@ inline constexpr std::string_view pciDrivers = "bus/pci/drivers";
 inline constexpr std::string_view driversProbe = "bus/pci/drivers_probe";
 inline constexpr std::string_view pciSlots = "bus/pci/slots";
 
+/**
+ * @brief The reset methods a device's reset_method attribute takes:
+ * pci_reset_fn_methods[] in drivers/pci/pci.c, highest priority first.
+ */
+inline constexpr std::array<std::string_view, 7> resetMethods = {
+    "device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus",
+};
+
 /** @brief "bus/pci/devices/0000:03:00.0". */
 std::string devicePath(const PciAddress& address);
 
@@ -30,6 +44,12 @@ std::string deviceAttr(const PciAddress& address, std::string_view attr);
  * [A-Za-z0-9_-], which rules out "/", "." and "..".
  */
 bool isValidDriverName(std::string_view name) noexcept;
+
+/**
+ * @brief isValidDriverName() as a rule for the TOML files that name
+ * drivers (policy.d, the simulated host), so they word it alike.
+ */
+extern const toml_reader::NameRule driverNameRule;
 
 /**
  * @brief "bus/pci/drivers/<driver>".

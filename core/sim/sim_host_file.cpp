@@ -1,17 +1,14 @@
 #include "sim/sim_host_file.hpp"
 
 #include "base/error.hpp"
+#include "base/toml_reader.hpp"
 #include "kernel/migration_fsm.hpp"
-#include "sim/sim_pci_ids.hpp"
-#include "sim/sim_toml_reader.hpp"
 #include "kernel/sysfs_layout.hpp"
+#include "sim/sim_pci_ids.hpp"
 
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
 #include <set>
 #include <span>
-#include <sstream>
 
 namespace vfiod::sim
 {
@@ -19,151 +16,109 @@ namespace vfiod::sim
 namespace
 {
 
-constexpr std::string_view hostKeys[] = {"kernel_release"};
-constexpr std::string_view moduleKeys[] = {"name", "drivers", "depends",
-                                           "aliases", "loaded"};
-constexpr std::string_view driverKeys[] = {"name", "ids", "override_only",
-                                           "sriov", "driver_managed_dma"};
-constexpr std::string_view deviceKeys[] = {"address",
-                                           "vendor",
-                                           "device",
-                                           "subsystem_vendor",
-                                           "subsystem_device",
-                                           "class",
-                                           "revision",
-                                           "header_type",
-                                           "iommu_group",
-                                           "driver",
-                                           "numa_node",
-                                           "reset_methods",
-                                           "sriov_totalvfs",
-                                           "sriov_vf_device",
-                                           "sriov_offset",
-                                           "sriov_stride",
-                                           "sriov_vf_group",
-                                           "sriov_vf_reset_methods",
-                                           "sriov_drivers_autoprobe",
-                                           "fail_probe",
-                                           "fail_reset",
-                                           "reset_delay_ms",
-                                           "unbind_delay_ms",
-                                           "migration_flags",
-                                           "migration_state_size",
-                                           "migration_contents"};
-
 constexpr int64_t maxDelayMs = 600000;
+
+using toml_reader::IntRange;
+using toml_reader::refuse;
+using toml_reader::Table;
+
+constexpr IntRange id16{0, 0xffff, true};
+
+/// Module names follow the driver name rule; only the noun differs.
+constexpr toml_reader::NameRule moduleName{
+    "a module name", "1 to 64 of A-Z a-z 0-9 _ -", sysfs::isValidDriverName};
 
 /** @brief Turns a toml++ document into a Model (the schema). */
 class HostParser
 {
   public:
-    explicit HostParser(std::string sourceName) : in(std::move(sourceName)) {}
-
-    toml::table parse(std::string_view text) const
-    {
-        return in.parse(text);
-    }
-
-    Model model(const toml::table& root);
-    Device device(const toml::table& table, const Model& model, bool hotAdd);
+    Model model(const Table& root);
+    Device device(const Table& table, const Model& model, bool hotAdd);
 
   private:
-    std::vector<std::string> resetMethods(const toml::table& table,
+    std::vector<std::string> resetMethods(const Table& table,
                                           std::string_view key) const;
-    void parseModules(const toml::table& root, Model& model);
-    void parseDrivers(const toml::table& root, Model& model);
-    void parseDevices(const toml::table& root, Model& model);
+    void parseModules(const Table& root, Model& model);
+    void parseDrivers(const Table& root, Model& model);
+    void parseDevices(const Table& root, Model& model);
     void checkVfRanges(const Model& model,
-                       const std::map<PciAddress, const toml::table*>& where);
+                       const std::map<PciAddress, Table>& where);
     void bootBindings(Model& model);
-    void parseMigration(const toml::table& table, Device& d) const;
-
-    TomlReader in;
+    void parseMigration(const Table& table, Device& d) const;
 };
 
-std::vector<std::string> HostParser::resetMethods(const toml::table& table,
-                                                  std::string_view key) const
+/** @brief A one-of for each element of a string array, empty when absent. */
+std::vector<std::string> oneOfEach(const Table& table, std::string_view key,
+                                   std::span<const std::string_view> choices)
 {
-    std::vector<std::string> out = in.strings(table, key);
-    const auto& known = knownResetMethods();
-    for (size_t i = 0; i < out.size(); ++i)
+    std::vector<std::string> out;
+    if (const toml::node* node = table.find(key))
     {
-        if (std::find(known.begin(), known.end(), out[i]) == known.end())
+        for (const toml::node& element :
+             toml_reader::array(table.key(key), *node, "strings"))
         {
-            in.failAt(in.element(table, key, i).source(),
-                      "unknown reset method \"" + out[i] +
-                          "\" (known: device_specific acpi flr af_flr pm bus "
-                          "cxl_bus)");
+            out.push_back(toml_reader::oneOf(table.key(key), element, choices));
         }
     }
     return out;
 }
 
-void HostParser::parseMigration(const toml::table& table, Device& d) const
+std::vector<std::string> HostParser::resetMethods(const Table& table,
+                                                  std::string_view key) const
+{
+    return oneOfEach(table, key, sysfs::resetMethods);
+}
+
+void HostParser::parseMigration(const Table& table, Device& d) const
 {
     constexpr int64_t maxStateSize = int64_t{4} << 30;
-    std::vector<std::string> flags = in.strings(table, "migration_flags");
-    for (size_t i = 0; i < flags.size(); ++i)
+    static constexpr std::string_view flagNames[] = {"stop_copy", "p2p",
+                                                     "pre_copy"};
+    std::vector<std::string> flags =
+        oneOfEach(table, "migration_flags", flagNames);
+    for (const std::string& flag : flags)
     {
-        if (flags[i] == "stop_copy")
-        {
-            d.migrationFlags |= migration::StopCopyFlag;
-        }
-        else if (flags[i] == "p2p")
-        {
-            d.migrationFlags |= migration::P2PFlag;
-        }
-        else if (flags[i] == "pre_copy")
-        {
-            d.migrationFlags |= migration::PreCopyFlag;
-        }
-        else
-        {
-            in.failAt(in.element(table, "migration_flags", i).source(),
-                      "unknown migration flag \"" + flags[i] +
-                          "\" (known: stop_copy p2p pre_copy)");
-        }
+        d.migrationFlags |= flag == "stop_copy" ? migration::StopCopyFlag
+                            : flag == "p2p"     ? migration::P2PFlag
+                                                : migration::PreCopyFlag;
     }
     if (!flags.empty() && !migration::flagsValid(d.migrationFlags))
     {
         // vfio_register_group_dev refuses a device without STOP_COPY.
-        in.failAt(in.node(table, "migration_flags").source(),
-                  "\"migration_flags\" must include \"stop_copy\"");
+        refuse(table.need("migration_flags"),
+               "\"" + table.key("migration_flags") +
+                   "\" must include \"stop_copy\"");
     }
     d.migrationStateSize = static_cast<uint64_t>(
-        in.integer(table, "migration_state_size", 16, maxStateSize)
+        table.integer("migration_state_size", {16, maxStateSize})
             .value_or(65536));
     d.migrationContents = static_cast<uint64_t>(
-        in.integer(table, "migration_contents", 0, INT64_MAX).value_or(0));
+        table.integer("migration_contents", {0, INT64_MAX}).value_or(0));
     if (flags.empty())
     {
         for (std::string_view key :
              {"migration_state_size", "migration_contents"})
         {
-            if (table.get(key) != nullptr)
+            if (const toml::node* node = table.find(key))
             {
-                in.failAt(in.node(table, key).source(),
-                          "\"" + std::string(key) +
-                              "\" needs \"migration_flags\"");
+                refuse(*node,
+                       "\"" + table.key(key) + "\" needs \"migration_flags\"");
             }
         }
         d.migrationStateSize = 0;
     }
 }
 
-Model HostParser::model(const toml::table& root)
+Model HostParser::model(const Table& root)
 {
-    static constexpr std::string_view rootKeys[] = {"host", "module", "driver",
-                                                    "device"};
-    in.checkKeys(root, rootKeys, "the host file");
+    root.only({"host", "module", "driver", "device"});
     Model model;
     model.kernelRelease = "6.1.0-sim";
-    if (const toml::node* host = root.get("host"))
+    if (std::optional<Table> host = root.table("host"))
     {
-        const toml::table& table = in.asTable(*host, "[host]");
-        in.checkKeys(table, hostKeys, "[host]");
+        host->only({"kernel_release"});
         model.kernelRelease =
-            in.string(table, "kernel_release").value_or(model.kernelRelease);
+            host->string("kernel_release").value_or(model.kernelRelease);
     }
     parseModules(root, model);
     parseDrivers(root, model);
@@ -171,49 +126,36 @@ Model HostParser::model(const toml::table& root)
     return model;
 }
 
-void HostParser::parseModules(const toml::table& root, Model& model)
+void HostParser::parseModules(const Table& root, Model& model)
 {
-    const toml::array* modules = in.tableArray(root, "module");
-    if (modules == nullptr)
+    std::vector<Table> modules = root.tables("module");
+    std::set<std::string> driverSeen;
+    for (const Table& table : modules)
     {
-        return;
-    }
-    std::map<std::string, const toml::table*> driverSeen;
-    for (const toml::node& entry : *modules)
-    {
-        const toml::table& table = in.asTable(entry, "[[module]]");
-        in.checkKeys(table, moduleKeys, "[[module]]");
-        std::optional<std::string> name = in.string(table, "name");
-        if (!name)
+        table.only({"name", "drivers", "depends", "aliases", "loaded"});
+        const toml::node& nameNode = table.need("name");
+        std::string name =
+            toml_reader::name(table.key("name"), nameNode, moduleName);
+        if (findModule(model, name) != nullptr)
         {
-            in.failAt(table.source(), "[[module]] needs a \"name\"");
-        }
-        if (!sysfs::isValidDriverName(*name))
-        {
-            in.failAt(in.node(table, "name").source(),
-                      "invalid module name \"" + *name + "\"");
-        }
-        if (findModule(model, *name) != nullptr)
-        {
-            in.failAt(in.node(table, "name").source(),
-                      "module \"" + *name + "\" is described twice");
+            refuse(nameNode, "module \"" + name + "\" is described twice");
         }
         Module module;
-        module.name = *name;
-        module.drivers = in.names(table, "drivers");
-        module.depends = in.names(table, "depends");
-        module.aliases = in.strings(table, "aliases");
-        module.loaded = in.boolean(table, "loaded").value_or(true);
+        module.name = name;
+        module.drivers = table.names("drivers", sysfs::driverNameRule);
+        module.depends = table.names("depends", moduleName);
+        module.aliases = table.strings("aliases");
+        module.loaded = table.boolean("loaded").value_or(true);
         for (size_t i = 0; i < module.drivers.size(); ++i)
         {
             const std::string& d = module.drivers[i];
             if (driverSeen.contains(d))
             {
-                in.failAt(in.element(table, "drivers", i).source(),
-                          "driver \"" + d +
-                              "\" is already provided by another module");
+                refuse((*table.need("drivers").as_array())[i],
+                       "driver \"" + d +
+                           "\" is already provided by another module");
             }
-            driverSeen[d] = &table;
+            driverSeen.insert(d);
             Driver driver;
             driver.name = d;
             driver.module = module.name;
@@ -226,16 +168,15 @@ void HostParser::parseModules(const toml::table& root, Model& model)
         model.modules.push_back(std::move(module));
     }
     // Dependencies must name described modules.
-    for (const toml::node& entry : *modules)
+    for (size_t m = 0; m < modules.size(); ++m)
     {
-        const toml::table& table = *entry.as_table();
-        std::vector<std::string> depends = in.strings(table, "depends");
+        const std::vector<std::string>& depends = model.modules[m].depends;
         for (size_t i = 0; i < depends.size(); ++i)
         {
             if (findModule(model, depends[i]) == nullptr)
             {
-                in.failAt(in.element(table, "depends", i).source(),
-                          "module \"" + depends[i] + "\" is not described");
+                refuse((*modules[m].need("depends").as_array())[i],
+                       "module \"" + depends[i] + "\" is not described");
             }
         }
     }
@@ -274,131 +215,138 @@ void HostParser::parseModules(const toml::table& root, Model& model)
     }
 }
 
-void HostParser::parseDrivers(const toml::table& root, Model& model)
+void HostParser::parseDrivers(const Table& root, Model& model)
 {
-    const toml::array* drivers = in.tableArray(root, "driver");
-    if (drivers == nullptr)
-    {
-        return;
-    }
     std::set<std::string> seen;
-    for (const toml::node& entry : *drivers)
+    for (const Table& table : root.tables("driver"))
     {
-        const toml::table& table = in.asTable(entry, "[[driver]]");
-        in.checkKeys(table, driverKeys, "[[driver]]");
-        std::optional<std::string> name = in.string(table, "name");
-        if (!name)
-        {
-            in.failAt(table.source(), "[[driver]] needs a \"name\"");
-        }
-        Driver* driver = findDriver(model, *name);
+        table.only(
+            {"name", "ids", "override_only", "sriov", "driver_managed_dma"});
+        const toml::node& nameNode = table.need("name");
+        std::string name = toml_reader::string(table.key("name"), nameNode);
+        Driver* driver = findDriver(model, name);
         if (driver == nullptr)
         {
-            in.failAt(in.node(table, "name").source(),
-                      "driver \"" + *name +
-                          "\" is not provided by any module (list it in a "
-                          "[[module]]'s drivers)");
+            refuse(nameNode, "driver \"" + name +
+                                 "\" is not provided by any module (list it "
+                                 "in a [[module]]'s drivers)");
         }
-        if (!seen.insert(*name).second)
+        if (!seen.insert(name).second)
         {
-            in.failAt(in.node(table, "name").source(),
-                      "driver \"" + *name + "\" is described twice");
+            refuse(nameNode, "driver \"" + name + "\" is described twice");
         }
-        std::vector<std::string> ids = in.strings(table, "ids");
-        for (size_t i = 0; i < ids.size(); ++i)
+        if (const toml::node* ids = table.find("ids"))
         {
-            std::optional<IdMatch> id = parseIdSpec(ids[i]);
-            if (!id)
+            for (const toml::node& element :
+                 toml_reader::array(table.key("ids"), *ids, "strings"))
             {
-                in.failAt(in.element(table, "ids", i).source(),
-                          "bad id \"" + ids[i] +
-                              "\": use \"VVVV:DDDD\", \"VVVV:DDDD:SSSS:TTTT\" "
-                              "(ffff = any), optionally followed by \" "
-                              "class:CCCCCC/MMMMMM\", or the class part alone");
+                const std::string& text =
+                    toml_reader::string(table.key("ids"), element);
+                std::optional<IdMatch> id = parseIdSpec(text);
+                if (!id)
+                {
+                    refuse(element,
+                           "bad id \"" + text +
+                               "\": use \"VVVV:DDDD\", \"VVVV:DDDD:SSSS:TTTT\" "
+                               "(ffff = any), optionally followed by \" "
+                               "class:CCCCCC/MMMMMM\", or the class part "
+                               "alone");
+                }
+                driver->ids.push_back(*id);
             }
-            driver->ids.push_back(*id);
         }
         driver->overrideOnly =
-            in.boolean(table, "override_only").value_or(driver->overrideOnly);
-        driver->sriov = in.boolean(table, "sriov").value_or(driver->sriov);
-        driver->managedDma = in.boolean(table, "driver_managed_dma")
-                                 .value_or(driver->managedDma);
+            table.boolean("override_only").value_or(driver->overrideOnly);
+        driver->sriov = table.boolean("sriov").value_or(driver->sriov);
+        driver->managedDma =
+            table.boolean("driver_managed_dma").value_or(driver->managedDma);
     }
 }
 
-Device HostParser::device(const toml::table& table, const Model& model,
-                          bool hotAdd)
+Device HostParser::device(const Table& table, const Model& model, bool hotAdd)
 {
-    in.checkKeys(table, deviceKeys, "[[device]]");
+    table.only({"address",
+                "vendor",
+                "device",
+                "subsystem_vendor",
+                "subsystem_device",
+                "class",
+                "revision",
+                "header_type",
+                "iommu_group",
+                "driver",
+                "numa_node",
+                "reset_methods",
+                "sriov_totalvfs",
+                "sriov_vf_device",
+                "sriov_offset",
+                "sriov_stride",
+                "sriov_vf_group",
+                "sriov_vf_reset_methods",
+                "sriov_drivers_autoprobe",
+                "fail_probe",
+                "fail_reset",
+                "reset_delay_ms",
+                "unbind_delay_ms",
+                "migration_flags",
+                "migration_state_size",
+                "migration_contents"});
     Device d;
-    std::optional<std::string> address = in.string(table, "address");
-    if (!address)
-    {
-        in.failAt(table.source(), "missing required key \"address\"");
-    }
+    const toml::node& address = table.need("address");
+    const std::string& addressText =
+        toml_reader::string(table.key("address"), address);
     try
     {
-        d.address = PciAddress::parse(*address);
+        d.address = PciAddress::parse(addressText);
     }
     catch (const Error& e)
     {
-        in.failAt(in.node(table, "address").source(), e.what());
+        refuse(address, e.what());
     }
-    d.vendor = static_cast<uint16_t>(in.required(table, "vendor", 0, 0xffff));
-    d.device = static_cast<uint16_t>(in.required(table, "device", 0, 0xffff));
+    auto required = [&](std::string_view key, IntRange range) {
+        return toml_reader::integer(table.key(key), table.need(key), range);
+    };
+    d.vendor = static_cast<uint16_t>(required("vendor", id16));
+    d.device = static_cast<uint16_t>(required("device", id16));
     d.subvendor = static_cast<uint16_t>(
-        in.integer(table, "subsystem_vendor", 0, 0xffff).value_or(d.vendor));
+        table.integer("subsystem_vendor", id16).value_or(d.vendor));
     d.subdevice = static_cast<uint16_t>(
-        in.integer(table, "subsystem_device", 0, 0xffff).value_or(d.device));
-    d.classCode =
-        static_cast<uint32_t>(in.required(table, "class", 0, 0xffffff));
+        table.integer("subsystem_device", id16).value_or(d.device));
+    d.classCode = static_cast<uint32_t>(required("class", {0, 0xffffff, true}));
     d.revision = static_cast<uint8_t>(
-        in.integer(table, "revision", 0, 0xff).value_or(0));
-    d.headerType = static_cast<uint8_t>(
-        in.integer(table, "header_type", 0, 2).value_or(0));
+        table.integer("revision", {0, 0xff, true}).value_or(0));
+    d.headerType =
+        static_cast<uint8_t>(table.integer("header_type", {0, 2}).value_or(0));
     d.iommuGroup = static_cast<int>(
-        in.integer(table, "iommu_group", 0, 0x7fffffff).value_or(-1));
+        table.integer("iommu_group", {0, 0x7fffffff}).value_or(-1));
     d.numaNode =
-        static_cast<int>(in.integer(table, "numa_node", -1, 1023).value_or(-1));
+        static_cast<int>(table.integer("numa_node", {-1, 1023}).value_or(-1));
     d.resetSupported = resetMethods(table, "reset_methods");
     d.resetEnabled = d.resetSupported;
 
     d.sriovTotalVfs = static_cast<unsigned>(
-        in.integer(table, "sriov_totalvfs", 0, 0xffff).value_or(0));
-    std::optional<int64_t> vfDevice =
-        in.integer(table, "sriov_vf_device", 0, 0xffff);
+        table.integer("sriov_totalvfs", {0, 0xffff}).value_or(0));
+    std::optional<int64_t> vfDevice = table.integer("sriov_vf_device", id16);
     if (d.sriovTotalVfs > 0 && !vfDevice)
     {
-        in.failAt(in.node(table, "sriov_totalvfs").source(),
-                  "an SR-IOV device (sriov_totalvfs > 0) needs "
-                  "\"sriov_vf_device\"");
+        refuse(table.need("sriov_totalvfs"),
+               "an SR-IOV device (sriov_totalvfs > 0) needs "
+               "\"sriov_vf_device\"");
     }
     d.sriovVfDevice = static_cast<uint16_t>(vfDevice.value_or(0));
     d.sriovOffset = static_cast<unsigned>(
-        in.integer(table, "sriov_offset", 1, 0xffff).value_or(1));
+        table.integer("sriov_offset", {1, 0xffff}).value_or(1));
     d.sriovStride = static_cast<unsigned>(
-        in.integer(table, "sriov_stride", 0, 0xffff).value_or(1));
-    if (std::optional<std::string> group = in.string(table, "sriov_vf_group"))
+        table.integer("sriov_stride", {0, 0xffff}).value_or(1));
+    static constexpr std::string_view vfGroups[] = {"own", "pf", "none"};
+    if (std::optional<std::string> group =
+            table.oneOf("sriov_vf_group", vfGroups))
     {
-        if (*group == "own")
-        {
-            d.sriovVfGroup = VfGroup::Own;
-        }
-        else if (*group == "pf")
-        {
-            d.sriovVfGroup = VfGroup::Pf;
-        }
-        else if (*group == "none")
-        {
-            d.sriovVfGroup = VfGroup::None;
-        }
-        else
-        {
-            in.failAt(in.node(table, "sriov_vf_group").source(),
-                      "\"sriov_vf_group\" must be \"own\", \"pf\" or \"none\"");
-        }
+        d.sriovVfGroup = *group == "own"  ? VfGroup::Own
+                         : *group == "pf" ? VfGroup::Pf
+                                          : VfGroup::None;
     }
-    if (table.get("sriov_vf_reset_methods") != nullptr)
+    if (table.find("sriov_vf_reset_methods") != nullptr)
     {
         d.sriovVfResetMethods = resetMethods(table, "sriov_vf_reset_methods");
     }
@@ -406,8 +354,7 @@ Device HostParser::device(const toml::table& table, const Model& model,
     {
         d.sriovVfResetMethods = {"flr"}; // VFs must implement FLR
     }
-    d.sriovAutoprobe =
-        in.boolean(table, "sriov_drivers_autoprobe").value_or(true);
+    d.sriovAutoprobe = table.boolean("sriov_drivers_autoprobe").value_or(true);
     if (d.sriovTotalVfs == 0)
     {
         for (std::string_view key :
@@ -415,97 +362,91 @@ Device HostParser::device(const toml::table& table, const Model& model,
               "sriov_vf_group", "sriov_vf_reset_methods",
               "sriov_drivers_autoprobe"})
         {
-            if (table.get(key) != nullptr)
+            if (const toml::node* node = table.find(key))
             {
-                in.failAt(in.node(table, key).source(),
-                          "\"" + std::string(key) +
-                              "\" needs sriov_totalvfs > 0");
+                refuse(*node,
+                       "\"" + table.key(key) + "\" needs sriov_totalvfs > 0");
             }
         }
     }
 
     parseMigration(table, d);
 
-    d.failProbe = in.names(table, "fail_probe");
+    d.failProbe = table.names("fail_probe", sysfs::driverNameRule);
     d.failReset = resetMethods(table, "fail_reset");
     d.resetDelayMs = static_cast<unsigned>(
-        in.integer(table, "reset_delay_ms", 0, maxDelayMs).value_or(0));
+        table.milliseconds("reset_delay_ms", 0, maxDelayMs)
+            .value_or(std::chrono::milliseconds(0))
+            .count());
     d.unbindDelayMs = static_cast<unsigned>(
-        in.integer(table, "unbind_delay_ms", 0, maxDelayMs).value_or(0));
+        table.milliseconds("unbind_delay_ms", 0, maxDelayMs)
+            .value_or(std::chrono::milliseconds(0))
+            .count());
 
-    if (std::optional<std::string> driver = in.string(table, "driver"))
+    if (std::optional<std::string> driver = table.string("driver"))
     {
+        const toml::node& node = table.need("driver");
         if (hotAdd)
         {
-            in.failAt(in.node(table, "driver").source(),
-                      "a hot-added device is probed like the kernel does; "
-                      "\"driver\" is only for devices present at boot");
+            refuse(node, "a hot-added device is probed like the kernel does; "
+                         "\"driver\" is only for devices present at boot");
         }
         if (!isRegistered(model, *driver))
         {
-            in.failAt(in.node(table, "driver").source(),
-                      "driver \"" + *driver +
-                          "\" is not registered by any loaded module");
+            refuse(node, "driver \"" + *driver +
+                             "\" is not registered by any loaded module");
         }
         if (isVfioDriverName(*driver) &&
             (d.headerType != 0 || d.iommuGroup < 0))
         {
-            in.failAt(in.node(table, "driver").source(),
-                      "a device without an IOMMU group or with a non-normal "
-                      "header cannot be bound to " +
-                          *driver);
+            refuse(node, "a device without an IOMMU group or with a "
+                         "non-normal header cannot be bound to " +
+                             *driver);
         }
         d.driver = *driver;
     }
     return d;
 }
 
-void HostParser::parseDevices(const toml::table& root, Model& model)
+void HostParser::parseDevices(const Table& root, Model& model)
 {
-    const toml::array* devices = in.tableArray(root, "device");
-    if (devices == nullptr)
+    std::map<PciAddress, Table> where;
+    for (const Table& table : root.tables("device"))
     {
-        return;
-    }
-    std::map<PciAddress, const toml::table*> where;
-    for (const toml::node& entry : *devices)
-    {
-        const toml::table& table = in.asTable(entry, "[[device]]");
         Device d = device(table, model, false);
         if (where.contains(d.address))
         {
-            in.failAt(in.node(table, "address").source(),
-                      "duplicate device address " + d.address.str());
+            refuse(table.need("address"),
+                   "duplicate device address " + d.address.str());
         }
-        where[d.address] = &table;
+        where.emplace(d.address, table);
         model.devices.emplace(d.address, std::move(d));
     }
     checkVfRanges(model, where);
     bootBindings(model);
 }
 
-void HostParser::checkVfRanges(
-    const Model& model, const std::map<PciAddress, const toml::table*>& where)
+void HostParser::checkVfRanges(const Model& model,
+                               const std::map<PciAddress, Table>& where)
 {
     for (const auto& [address, pf] : model.devices)
     {
         for (unsigned i = 0; i < pf.sriovTotalVfs; ++i)
         {
-            const toml::node& total =
-                in.node(*where.at(address), "sriov_totalvfs");
+            const toml::node& total = where.at(address).need("sriov_totalvfs");
             std::optional<PciAddress> vf = vfAddress(pf, i);
             if (!vf)
             {
-                in.failAt(total.source(),
-                          "VF " + std::to_string(i) + " of " + address.str() +
-                              " would lie beyond bus ff (check sriov_offset "
-                              "and sriov_stride)");
+                refuse(total, "VF " + std::to_string(i) + " of " +
+                                  address.str() +
+                                  " would lie beyond bus ff (check "
+                                  "sriov_offset and sriov_stride)");
             }
             if (model.devices.contains(*vf))
             {
-                in.failAt(total.source(),
-                          "VF " + std::to_string(i) + " of " + address.str() +
-                              " would take the address of device " + vf->str());
+                refuse(total,
+                       "VF " + std::to_string(i) + " of " + address.str() +
+                           " would take the address of device " + vf->str());
             }
         }
     }
@@ -528,29 +469,20 @@ void HostParser::bootBindings(Model& model)
 
 Model loadHostFile(const std::string& path)
 {
-    std::ifstream in(path);
-    if (!in)
-    {
-        fail(Errc::InvalidArgument,
-             path + ":1:1: cannot open the host description file");
-    }
-    std::ostringstream text;
-    text << in.rdbuf();
-    return parseHostText(text.str(), path);
+    return parseHostText(toml_reader::readFile(path, "host description file"),
+                         path);
 }
 
 Model parseHostText(std::string_view text, const std::string& sourceName)
 {
-    HostParser parser(sourceName);
-    toml::table root = parser.parse(text);
-    return parser.model(root);
+    toml::table root = toml_reader::parse(text, sourceName);
+    return HostParser().model(Table("", root));
 }
 
 Device parseDeviceText(std::string_view text, const std::string& sourceName,
                        const Model& model)
 {
-    HostParser parser(sourceName);
-    toml::table root = parser.parse(text);
+    toml::table root = toml_reader::parse(text, sourceName);
     const toml::table* table = &root;
     if (const toml::node* wrapped = root.get("device"))
     {
@@ -561,7 +493,7 @@ Device parseDeviceText(std::string_view text, const std::string& sourceName,
             table = (*array)[0].as_table();
         }
     }
-    return parser.device(*table, model, true);
+    return HostParser().device(Table("device", *table), model, true);
 }
 
 } // namespace vfiod::sim

@@ -15,7 +15,12 @@
 namespace vfiod::sim
 {
 
-/** @brief Reads and validates a host file into a booted model. */
+/**
+ * @brief Reads and validates a host file into a booted model.
+ * @throws Error(Errc::NotFound) "PATH: no such host description file" when
+ *         it does not exist, Error(Errc::InvalidArgument) when it cannot be
+ *         read or is not valid.
+ */
 Model loadHostFile(const std::string& path);
 
 /** @brief The same from text; @p sourceName names it in errors. */

@@ -1,5 +1,7 @@
 #include "sim/sim_model.hpp"
 
+#include "kernel/sysfs_layout.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -8,9 +10,8 @@ namespace vfiod::sim
 
 const std::vector<std::string>& knownResetMethods()
 {
-    // pci_reset_fn_methods[] in drivers/pci/pci.c, highest priority first.
-    static const std::vector<std::string> methods{
-        "device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus"};
+    static const std::vector<std::string> methods(sysfs::resetMethods.begin(),
+                                                  sysfs::resetMethods.end());
     return methods;
 }
 

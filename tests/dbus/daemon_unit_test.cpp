@@ -128,8 +128,27 @@ TEST(DaemonConfig, ErrorsNameFileLineAndColumn)
               0u);
     EXPECT_NE(configError("daemon = 1\n").find("must be a table"),
               std::string::npos);
+    // [access] names follow the same rule as a policy rule's users.
+    EXPECT_EQ(configError("[access]\ngroups = [\"kvm\", \"a:b\"]\n")
+                  .rfind("vfiod.toml:2:18: \"a:b\" in \"access.groups\" is "
+                         "not a user or group name",
+                         0),
+              0u);
     // Syntax errors too.
     EXPECT_EQ(configError("[daemon\n").rfind("vfiod.toml:1:", 0), 0u);
+}
+
+TEST(DaemonConfig, AccessNames)
+{
+    // Names useradd makes, POSIX's portable ones, and the decimal uid of a
+    // caller without an account.
+    DaemonConfig config = parseDaemonConfig(
+        "[access]\nusers = [\"alice\", \"John.Doe\", \"1000\"]\n"
+        "groups = [\"svc_vm-1$\"]\n",
+        "vfiod.toml");
+    EXPECT_EQ(config.access.users,
+              (std::vector<std::string>{"alice", "John.Doe", "1000"}));
+    EXPECT_EQ(config.access.groups, std::vector<std::string>{"svc_vm-1$"});
 }
 
 TEST(DaemonConfig, MissingFileIsNotFound)

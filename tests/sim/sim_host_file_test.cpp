@@ -88,22 +88,26 @@ TEST(SimHostFile, SyntaxError)
 
 TEST(SimHostFile, UnknownKeys)
 {
-    EXPECT_EQ(errorOf("[host]\nkernel = \"x\"\n"),
-              "host.toml:2:1: unknown key \"kernel\" in [host]");
-    EXPECT_EQ(errorOf("[[device]]\naddress = \"0000:01:00.0\"\nvendor = 1\n"
-                      "device = 1\nclass = 0\n  colour = 3\n"),
-              "host.toml:6:3: unknown key \"colour\" in [[device]]");
+    EXPECT_EQ(
+        errorOf("[host]\nkernel = \"x\"\n"),
+        "host.toml:2:1: unknown key \"host.kernel\" (known: kernel_release)");
+    EXPECT_THAT(errorOf("[[device]]\naddress = \"0000:01:00.0\"\nvendor = 1\n"
+                        "device = 1\nclass = 0\n  colour = 3\n"),
+                StartsWith("host.toml:6:3: unknown key \"device.colour\" "
+                           "(known: address, class, device, driver, "));
     EXPECT_THAT(errorOf("[machine]\n"), StartsWith("host.toml:1:"));
 }
 
 TEST(SimHostFile, WrongTypes)
 {
-    EXPECT_EQ(errorOf("[[device]]\naddress = \"0000:01:00.0\"\n"
-                      "vendor = \"8086\"\n"),
-              "host.toml:3:10: \"vendor\" must be an integer (hex as 0x...)");
+    EXPECT_EQ(
+        errorOf("[[device]]\naddress = \"0000:01:00.0\"\n"
+                "vendor = \"8086\"\n"),
+        "host.toml:3:10: \"device.vendor\" must be an integer, not a string");
     EXPECT_THAT(
         errorOf(std::string(minimalModules) + "loaded = \"yes\"\n"),
-        AllOf(StartsWith("host.toml:4:10: "), HasSubstr("true or false")));
+        AllOf(StartsWith("host.toml:4:10: "),
+              HasSubstr("\"module.loaded\" must be a boolean, not a string")));
     EXPECT_THAT(errorOf("[[module]]\nname = \"m\"\ndrivers = \"m\"\n"),
                 StartsWith("host.toml:3:11: "));
     EXPECT_THAT(errorOf("[[module]]\nname = \"m\"\ndrivers = [1]\n"),
@@ -170,11 +174,13 @@ TEST(SimHostFile, OtherMistakes)
     // A missing required key points at the table.
     EXPECT_EQ(errorOf("[[device]]\naddress = \"0000:01:00.0\"\nvendor = 1\n"
                       "class = 0\n"),
-              "host.toml:1:1: missing required key \"device\"");
-    EXPECT_THAT(errorOf("[[device]]\naddress = \"0000:01:00.0\"\n"
-                        "vendor = 1\ndevice = 1\nclass = 0\n"
-                        "reset_methods = [\"flr\", \"kick\"]\n"),
-                StartsWith("host.toml:6:25: unknown reset method"));
+              "host.toml:1:1: missing required key \"device.device\"");
+    EXPECT_THAT(
+        errorOf("[[device]]\naddress = \"0000:01:00.0\"\n"
+                "vendor = 1\ndevice = 1\nclass = 0\n"
+                "reset_methods = [\"flr\", \"kick\"]\n"),
+        StartsWith("host.toml:6:25: \"device.reset_methods\" must be one "
+                   "of device_specific, acpi, "));
     EXPECT_THAT(errorOf("[[module]]\nname = \"a\"\ndepends = [\"b\"]\n"),
                 StartsWith("host.toml:3:12: "));
     EXPECT_THAT(errorOf(std::string(minimalModules) + minimalModules),

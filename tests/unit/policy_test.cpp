@@ -474,23 +474,23 @@ TEST_F(PolicyTest, BadOnRelease)
 {
     EXPECT_THAT(
         errorOf(rule("vendor = 1\n", "on_release = \"driver\"\n"), 8, 14),
-        HasSubstr("\"actions.on_release\" must be \"host\" or "
-                  "\"vfio\", not \"driver\""));
+        HasSubstr("\"actions.on_release\" must be one of vfio, host, "
+                  "not \"driver\""));
 }
 
 TEST_F(PolicyTest, BadUserAndGroupNames)
 {
-    EXPECT_THAT(errorOf(rule("vendor = 1\n", "users = [\"Alice\"]\n"), 8, 10),
-                HasSubstr("\"Alice\" in \"actions.users\" is not a user or "
+    EXPECT_THAT(errorOf(rule("vendor = 1\n", "users = [\"al ice\"]\n"), 8, 10),
+                HasSubstr("\"al ice\" in \"actions.users\" is not a user or "
                           "group name"));
     EXPECT_THAT(
         errorOf(rule("vendor = 1\n",
-                     "groups = [\"kvm\", \"" + std::string(33, 'a') + "\"]\n"),
+                     "groups = [\"kvm\", \"" + std::string(257, 'a') + "\"]\n"),
                 8, 18),
         HasSubstr("in \"actions.groups\" is not a user or group"));
-    EXPECT_THAT(errorOf(rule("vendor = 1\n", "groups = [\"1kvm\"]\n"), 8, 11),
-                HasSubstr("\"1kvm\""));
-    EXPECT_THAT(errorOf(rule("vendor = 1\n", "groups = [\"$\"]\n"), 8, 11),
+    EXPECT_THAT(errorOf(rule("vendor = 1\n", "groups = [\"-kvm\"]\n"), 8, 11),
+                HasSubstr("\"-kvm\""));
+    EXPECT_THAT(errorOf(rule("vendor = 1\n", "groups = [\"a:b\"]\n"), 8, 11),
                 HasSubstr("is not a user or group name"));
     EXPECT_THAT(errorOf(rule("vendor = 1\n", "users = [7]\n"), 8, 10),
                 HasSubstr("\"actions.users\" must be a string"));

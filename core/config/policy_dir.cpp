@@ -1,0 +1,75 @@
+#include "base/error.hpp"
+#include "base/toml_reader.hpp"
+#include "config/policy.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace vfiod
+{
+
+namespace
+{
+
+/** @brief The names in @p dir that are policy files, in byte order. */
+std::vector<std::string> policyFileNames(const std::filesystem::path& dir)
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec);
+    if (ec)
+    {
+        fail(Errc::InvalidArgument,
+             dir.string() + ": cannot read directory: " + ec.message());
+    }
+    std::vector<std::string> names;
+    for (const fs::directory_entry& entry : it)
+    {
+        std::string name = entry.path().filename().string();
+        if (name.starts_with('.') || !name.ends_with(".toml"))
+        {
+            continue;
+        }
+        // status() follows symlinks: a link to /dev/null masks a file of
+        // the same name, as in systemd's drop-in directories.
+        std::error_code statusError;
+        if (fs::is_regular_file(entry.status(statusError)))
+        {
+            names.push_back(name);
+        }
+    }
+    // std::string compares as unsigned char: plain byte order, no locale.
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+} // namespace
+
+Policy loadPolicyDir(const std::string& dir)
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::file_status status = fs::status(dir, ec);
+    Policy policy;
+    if (status.type() == fs::file_type::not_found)
+    {
+        return policy;
+    }
+    if (ec)
+    {
+        fail(Errc::InvalidArgument, dir + ": " + ec.message());
+    }
+    if (!fs::is_directory(status))
+    {
+        fail(Errc::InvalidArgument, dir + ": not a directory");
+    }
+    for (const std::string& name : policyFileNames(dir))
+    {
+        std::string path = (fs::path(dir) / name).string();
+        parsePolicyFile(policy, toml_reader::readFile(path, "policy file"),
+                        path);
+    }
+    return policy;
+}
+
+} // namespace vfiod
