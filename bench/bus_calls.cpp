@@ -9,8 +9,8 @@
 // writes), VFIOD_BENCH_REPETITIONS, VFIOD_BENCH_QUICK.
 
 #include "bus_client.hpp"
-#include "sim/sim_host.hpp"
 #include "kernel/sysfs_layout.hpp"
+#include "sim/sim_host.hpp"
 
 #include <benchmark/benchmark.h>
 

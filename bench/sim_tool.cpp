@@ -13,10 +13,10 @@
 //
 // storm and storm-raw print one JSON object: seconds, vfs, bound.
 
-#include "service/device_manager.hpp"
 #include "kernel/kernel_host.hpp"
-#include "sim/sim_host.hpp"
 #include "kernel/sysfs_layout.hpp"
+#include "service/device_manager.hpp"
+#include "sim/sim_host.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>

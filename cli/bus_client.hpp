@@ -1,9 +1,9 @@
 #pragma once
 
+#include "base/pci_address.hpp"
+
 #include <sdbus-c++/IConnection.h>
 #include <sdbus-c++/Types.h>
-
-#include "base/pci_address.hpp"
 
 #include <cstdint>
 #include <functional>

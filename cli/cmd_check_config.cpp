@@ -1,11 +1,11 @@
 #include "config.h"
 
+#include "base/error.hpp"
 #include "cli_error.hpp"
 #include "commands.hpp"
 #include "config/daemon_config.hpp"
-#include "base/error.hpp"
-#include "json_writer.hpp"
 #include "config/policy.hpp"
+#include "json_writer.hpp"
 
 #include <filesystem>
 #include <iostream>

@@ -179,8 +179,8 @@ BusService::~BusService()
 void BusService::onDeviceChange(const DeviceChange& change)
 {
     // The core service chose the device's plugin before this listener
-    // ran: a device object is complete when it appears. Called from whichever thread changed the device: objects are only
-    // touched on the loop.
+    // ran: a device object is complete when it appears. Called from whichever
+    // thread changed the device: objects are only touched on the loop.
     loop.post([this, change] {
         size_t before = tree.size();
         tree.apply(change);

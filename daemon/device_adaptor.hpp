@@ -1,7 +1,7 @@
 #pragma once
 
-#include "service/device_manager.hpp"
 #include "method_options.hpp"
+#include "service/device_manager.hpp"
 #include "service/plugin_devices.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>

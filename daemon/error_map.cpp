@@ -1,8 +1,7 @@
 #include "error_map.hpp"
 
-#include "migration/migration_engine.hpp"
-
 #include "logging.hpp"
+#include "migration/migration_engine.hpp"
 
 #include <array>
 #include <exception>

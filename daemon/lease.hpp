@@ -1,8 +1,8 @@
 #pragma once
 
-#include "service/device_manager.hpp"
 #include "base/fd.hpp"
 #include "base/pci_address.hpp"
+#include "service/device_manager.hpp"
 
 #include <chrono>
 #include <functional>

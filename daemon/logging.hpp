@@ -1,9 +1,8 @@
 #pragma once
 
 #include "base/notice.hpp"
-
-#include "config/daemon_config.hpp"
 #include "base/pci_address.hpp"
+#include "config/daemon_config.hpp"
 
 #include <cstdint>
 #include <source_location>

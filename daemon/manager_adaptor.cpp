@@ -2,12 +2,12 @@
 
 #include "manager_adaptor.hpp"
 
-#include "device_adaptor.hpp"
 #include "base/error.hpp"
+#include "device_adaptor.hpp"
 #include "error_map.hpp"
 #include "object_tree.hpp"
-#include "service/plugin_devices.hpp"
 #include "requests.hpp"
+#include "service/plugin_devices.hpp"
 #include "udev_rules_writer.hpp"
 
 namespace vfiod::daemon

@@ -32,7 +32,7 @@ std::string stringOption(std::string_view method, const MethodOptions& options,
 /** @brief What Bind was asked to do. */
 struct BindOptions
 {
-    std::string driver; ///< "driver" (s): "" = modules.alias best match
+    std::string driver;      ///< "driver" (s): "" = modules.alias best match
     bool wholeGroup = false; ///< "group" (b): bind every endpoint of the group
 };
 

@@ -1,7 +1,6 @@
 // The migration methods of Operations: SetMigrationState, the three stream
 // jobs (SaveState, LoadState, Migrate) through one body, CancelMigration.
 #include "operations.hpp"
-
 #include "request_log.hpp"
 
 #include <chrono>

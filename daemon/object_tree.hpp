@@ -1,8 +1,7 @@
 #pragma once
 
-#include "service/plugin_devices.hpp"
-
 #include "service/device_manager.hpp"
+#include "service/plugin_devices.hpp"
 
 #include <map>
 #include <memory>

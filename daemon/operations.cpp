@@ -334,8 +334,8 @@ void Operations::releaseExpired(const PciAddress& address,
     PolicyOutcome onRelease;
     try
     {
-        onRelease = service.release({address, "release " + address.str()},
-                                    owner);
+        onRelease =
+            service.release({address, "release " + address.str()}, owner);
     }
     catch (const std::exception& e)
     {

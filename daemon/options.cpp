@@ -1,7 +1,7 @@
 #include "options.hpp"
 
-#include "config/daemon_config.hpp"
 #include "base/error.hpp"
+#include "config/daemon_config.hpp"
 
 #include <getopt.h>
 

@@ -2,9 +2,9 @@
 
 #include "startup.hpp"
 
+#include "base/error.hpp"
 #include "bus_service.hpp"
 #include "config_store.hpp"
-#include "base/error.hpp"
 #include "linux/linux_host.hpp"
 #include "logging.hpp"
 #include "options.hpp"

@@ -1,8 +1,8 @@
 #include "udev_rules_writer.hpp"
 
 #include "base/error.hpp"
-#include "logging.hpp"
 #include "config/udev_rules.hpp"
+#include "logging.hpp"
 
 namespace vfiod::daemon
 {

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "service/device_manager.hpp"
 #include "config/policy.hpp"
+#include "service/device_manager.hpp"
 
 #include <mutex>
 #include <string>

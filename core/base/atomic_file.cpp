@@ -30,7 +30,6 @@ std::string directoryOf(const std::string& path)
     return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-
 } // namespace
 
 void writeFileAtomically(const std::string& path, std::string_view text,

@@ -5,7 +5,7 @@
 namespace vfiod
 {
 
-Errc errcOfErrno(int error) noexcept
+Errc errcOfErrno(int error, ErrnoFrom from) noexcept
 {
     switch (error)
     {
@@ -18,11 +18,10 @@ Errc errcOfErrno(int error) noexcept
         case EOPNOTSUPP:
         case ENOTTY:
         case ENOSYS:
-            return Errc::NotSupported;
+            return from == ErrnoFrom::Plugin ? Errc::NotSupported
+                                             : Errc::Failed;
         case ETIMEDOUT:
-            return Errc::TimedOut;
-        case EACCES:
-            return Errc::AccessDenied;
+            return from == ErrnoFrom::Plugin ? Errc::TimedOut : Errc::Failed;
         default:
             return Errc::Failed;
     }

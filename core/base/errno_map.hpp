@@ -5,25 +5,37 @@
 namespace vfiod
 {
 
+/** @brief Who answered with an errno: the meaning of some depends on it. */
+enum class ErrnoFrom
+{
+    /// A sysfs write or a VFIO open. vfiod checks what a device offers
+    /// before it asks, so "not supported" there is the kernel's way of
+    /// saying the thing asked for failed (a reset method that did not
+    /// work answers ENOTTY): Failed.
+    Kernel,
+    /// A plugin op's -errno, as vfiod-plugin(7) documents it.
+    Plugin,
+};
+
 /**
- * @brief The one table between errno values and vfiod's error codes.
+ * @brief The one table from errno values to vfiod's error codes.
  *
- * From errno (kernel writes, ioctls, a plugin op's -errno): ENOENT and
- * ENODEV are NotFound (the device or driver vanished), EBUSY and EAGAIN
- * Busy, EOPNOTSUPP, ENOTTY and ENOSYS NotSupported (the kernel's "no such
- * reset" is ENOTTY), ETIMEDOUT TimedOut, EACCES AccessDenied; anything
- * else is Failed, EINVAL included: from the kernel it is a refusal of what
- * vfiod wrote, not a malformed request of the caller's.
+ * ENOENT and ENODEV are NotFound (the device or driver vanished), EBUSY
+ * and EAGAIN Busy. From a plugin also EOPNOTSUPP, ENOTTY and ENOSYS
+ * NotSupported and ETIMEDOUT TimedOut. Anything else is Failed, EINVAL
+ * included: from the kernel or a plugin it refuses what vfiod asked, it is
+ * not a malformed request of the caller's.
  */
-Errc errcOfErrno(int error) noexcept;
+Errc errcOfErrno(int error, ErrnoFrom from) noexcept;
 
 /**
  * @brief The positive errno vfiod tells a plugin for a code (a host
  * service that failed, the result of an operation its cleanup op hears
  * of): ENOENT for NotFound (vfiod-plugin(7) documents it for the host
- * services), EINVAL for InvalidArgument, EPERM for NotViable (as VFIO
- * refuses a group that is not viable), EIO for Failed, the first errno
- * above otherwise.
+ * services), EINVAL for InvalidArgument, EBUSY for Busy, EPERM for
+ * NotViable (as VFIO refuses a group that is not viable), EOPNOTSUPP for
+ * NotSupported, ETIMEDOUT for TimedOut, EACCES for AccessDenied, EIO for
+ * Failed.
  */
 int errnoOfErrc(Errc code) noexcept;
 

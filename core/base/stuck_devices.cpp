@@ -5,8 +5,8 @@
 namespace vfiod
 {
 
-StuckDevices::Mark StuckDevices::mark(const PciAddress& address,
-                                      Source source, std::string refusal)
+StuckDevices::Mark StuckDevices::mark(const PciAddress& address, Source source,
+                                      std::string refusal)
 {
     std::lock_guard lock(mutex);
     Mark id = next++;

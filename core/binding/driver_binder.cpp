@@ -1,12 +1,12 @@
 #include "binding/driver_binder.hpp"
 
 #include "base/error.hpp"
-#include "pci/iommu_group.hpp"
 #include "binding/kernel_call.hpp"
 #include "kernel/kernel_host.hpp"
+#include "kernel/sysfs_layout.hpp"
+#include "pci/iommu_group.hpp"
 #include "pci/modules_alias.hpp"
 #include "pci/pci_device.hpp"
-#include "kernel/sysfs_layout.hpp"
 
 #include <system_error>
 

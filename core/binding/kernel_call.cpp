@@ -1,10 +1,9 @@
 #include "binding/kernel_call.hpp"
 
 #include "base/errno_map.hpp"
-
 #include "base/error.hpp"
-#include "kernel/kernel_host.hpp"
 #include "base/spare_threads.hpp"
+#include "kernel/kernel_host.hpp"
 
 #include <condition_variable>
 #include <cstring>
@@ -84,7 +83,7 @@ void failKernelWrite(const std::system_error& e, const PciAddress& address,
     int code = e.code().value();
     std::string message =
         what + " failed for " + address.str() + ": " + errnoText(code);
-    Errc errc = errcOfErrno(code);
+    Errc errc = errcOfErrno(code, ErrnoFrom::Kernel);
     if (errc == Errc::NotFound)
     {
         message += "; the device or driver vanished";
@@ -112,9 +111,9 @@ void KernelCalls::write(const PciAddress& address, const std::string& path,
     KernelHost* kernel = &host;
     StuckDevices::Mark mark =
         marks->mark(address, StuckDevices::Source::Kernel,
-                    "an earlier kernel call on " + address.str() + " (" +
-                        what + ") is still blocked (an unbind waits until "
-                               "every process closes the device)");
+                    "an earlier kernel call on " + address.str() + " (" + what +
+                        ") is still blocked (an unbind waits until "
+                        "every process closes the device)");
     try
     {
         runWithTimeout(

@@ -27,8 +27,7 @@ class KernelHost;
  *        "unbind of 0000:03:00.0 from vfio-pci".
  */
 void runWithTimeout(const std::function<void()>& call,
-                    std::chrono::milliseconds timeout,
-                    const std::string& what);
+                    std::chrono::milliseconds timeout, const std::string& what);
 
 /**
  * @brief Turns a failed sysfs write into the Error a caller can act on:

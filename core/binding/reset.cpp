@@ -3,8 +3,8 @@
 #include "base/error.hpp"
 #include "binding/kernel_call.hpp"
 #include "kernel/kernel_host.hpp"
-#include "pci/pci_device.hpp"
 #include "kernel/sysfs_layout.hpp"
+#include "pci/pci_device.hpp"
 
 #include <algorithm>
 #include <system_error>
@@ -30,8 +30,7 @@ void writeResetMethods(KernelHost& host, const PciDevice& device,
 {
     try
     {
-        host.write(sysfs::deviceAttr(device.address, "reset_method"),
-                   methods);
+        host.write(sysfs::deviceAttr(device.address, "reset_method"), methods);
     }
     catch (const std::system_error& e)
     {
@@ -58,8 +57,8 @@ void resetFunction(KernelHost& host, KernelCalls& calls,
         std::find(offered.begin(), offered.end(), method) == offered.end())
     {
         fail(Errc::NotSupported, addr + " does not offer reset method \"" +
-                                     method + "\" (it offers: " +
-                                     joined(offered) + ")");
+                                     method +
+                                     "\" (it offers: " + joined(offered) + ")");
     }
 
     calls.requireNotStuck(device.address);

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "pci/pci_device.hpp"
 #include "config/policy.hpp"
+#include "pci/pci_device.hpp"
 
 #include <string>
 #include <string_view>

@@ -8,7 +8,6 @@
 namespace vfiod
 {
 
-
 /**
  * @brief The real Linux host: plain file operations under LinuxRoots,
  * modprobe as a child process, inotify for device nodes, and a libudev

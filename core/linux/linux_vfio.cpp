@@ -1,8 +1,8 @@
 // LinuxHost's VFIO half: opening a device through the legacy group
 // interface, the way QEMU does (container, group, IOMMU, device fd).
-#include "linux/linux_host.hpp"
-#include "kernel/sysfs_layout.hpp"
 #include "base/errno_map.hpp"
+#include "kernel/sysfs_layout.hpp"
+#include "linux/linux_host.hpp"
 
 #include <fcntl.h>
 #include <linux/vfio.h>
@@ -27,7 +27,7 @@ namespace
     {
         message += " (the group is open elsewhere)";
     }
-    fail(errcOfErrno(error), message);
+    fail(errcOfErrno(error, ErrnoFrom::Kernel), message);
 }
 
 } // namespace

@@ -2,9 +2,9 @@
 
 #include "base/error.hpp"
 #include "kernel/kernel_host.hpp"
-#include "pci/pci_device.hpp"
 #include "kernel/sysfs_layout.hpp"
 #include "kernel/sysfs_value.hpp"
+#include "pci/pci_device.hpp"
 
 #include <algorithm>
 

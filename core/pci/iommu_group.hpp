@@ -42,7 +42,6 @@ std::optional<ViabilityBlocker>
  * @throws Error(Errc::NotViable) naming the blocking device and its driver,
  * Error(Errc::NotSupported) when the device has no IOMMU group.
  */
-void requireViableGroup(KernelHost& host, const PciAddress& address,
-                        int group);
+void requireViableGroup(KernelHost& host, const PciAddress& address, int group);
 
 } // namespace vfiod

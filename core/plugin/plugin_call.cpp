@@ -1,7 +1,6 @@
 #include "plugin/plugin_call.hpp"
 
 #include "base/errno_map.hpp"
-
 #include "base/error.hpp"
 #include "base/spare_threads.hpp"
 
@@ -102,7 +101,7 @@ void failPluginOp(const OpResult& result, const std::string& what)
         (result.reason.empty()
              ? errnoDescription(error)
              : result.reason + " (" + errnoDescription(error) + ")");
-    fail(errcOfErrno(error), message);
+    fail(errcOfErrno(error, ErrnoFrom::Plugin), message);
 }
 
 } // namespace vfiod

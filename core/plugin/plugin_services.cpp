@@ -4,7 +4,6 @@
 #include "plugin/plugin_services.hpp"
 
 #include "base/errno_map.hpp"
-
 #include "base/error.hpp"
 #include "base/process.hpp"
 

@@ -1,8 +1,8 @@
 #include "service/device_manager.hpp"
 
-#include "pci/iommu_group.hpp"
 #include "binding/reset.hpp"
 #include "kernel/sysfs_layout.hpp"
+#include "pci/iommu_group.hpp"
 
 namespace vfiod
 {
@@ -63,7 +63,8 @@ DeviceManager::GroupHold::~GroupHold()
 
 DeviceManager::DeviceManager(KernelHost& host, ManagerOptions options,
                              std::shared_ptr<StuckDevices> stuck) :
-    host(host), options(options), calls(host, std::move(stuck)),
+    host(host),
+    options(options), calls(host, std::move(stuck)),
     binder(host, calls, options.timeouts)
 {}
 
@@ -165,8 +166,9 @@ void DeviceManager::requireUnassigned(const PciAddress& address) const
 DeviceManager::GroupHold DeviceManager::holdGroup(const PciAddress& address)
 {
     int group = -1;
-    if (!peek(address,
-              [&group](const DeviceInfo& info) { group = info.pci.iommuGroup; }))
+    if (!peek(address, [&group](const DeviceInfo& info) {
+            group = info.pci.iommuGroup;
+        }))
     {
         fail(Errc::NotFound, "no PCI device " + address.str());
     }

@@ -1,12 +1,12 @@
 #pragma once
 
-#include "binding/driver_binder.hpp"
-#include "config/daemon_config.hpp"
 #include "base/error.hpp"
+#include "base/pci_address.hpp"
+#include "binding/driver_binder.hpp"
 #include "binding/kernel_call.hpp"
+#include "config/daemon_config.hpp"
 #include "kernel/kernel_host.hpp"
 #include "ledger/ledger.hpp"
-#include "base/pci_address.hpp"
 #include "pci/pci_device.hpp"
 
 #include <chrono>

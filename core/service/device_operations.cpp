@@ -1,10 +1,9 @@
 // DeviceManager's operations: each takes the device's IOMMU group hold,
 // runs the binder's kernel sequence, and keeps the registry and the ledger
 // in step with what the kernel did.
-#include "service/device_manager.hpp"
-
 #include "binding/reset.hpp"
 #include "pci/iommu_group.hpp"
+#include "service/device_manager.hpp"
 
 namespace vfiod
 {

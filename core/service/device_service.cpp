@@ -23,7 +23,8 @@ int errnoOf(const Error& error) noexcept
 
 DeviceService::DeviceService(KernelHost& host, ServiceOptions options,
                              NoticeSink notices) :
-    notices(std::move(notices)), stuck(std::make_shared<StuckDevices>()),
+    notices(std::move(notices)),
+    stuck(std::make_shared<StuckDevices>()),
     ledger(options.ledgerDir.empty()
                ? nullptr
                : std::make_unique<Ledger>(options.ledgerDir)),
@@ -114,10 +115,9 @@ void DeviceService::giveBackAfterPrepare(const PciAddress& address)
     }
     catch (const std::exception& e)
     {
-        notices(NoticeLevel::Warning,
-                address.str() + ": cannot return it to " +
-                    *info->originalDriver + " after a failed bind: " +
-                    e.what());
+        notices(NoticeLevel::Warning, address.str() + ": cannot return it to " +
+                                          *info->originalDriver +
+                                          " after a failed bind: " + e.what());
     }
 }
 
@@ -240,9 +240,9 @@ PolicyOutcome DeviceService::release(const Request& request,
     {
         // Released all the same: what the policy does next is a note.
         PolicyOutcome outcome;
-        outcome.failures.push_back(request.address.str() +
-                                   ": the on-release steps failed: " +
-                                   e.what());
+        outcome.failures.push_back(
+            request.address.str() +
+            ": the on-release steps failed: " + e.what());
         return outcome;
     }
 }

@@ -63,8 +63,7 @@ class DeviceService
     /// MigrationFlags, MigrationState).
     using StatusListener = std::function<void(const PciAddress&)>;
 
-    DeviceService(KernelHost& host, ServiceOptions options,
-                  NoticeSink notices);
+    DeviceService(KernelHost& host, ServiceOptions options, NoticeSink notices);
     ~DeviceService();
 
     DeviceService(const DeviceService&) = delete;

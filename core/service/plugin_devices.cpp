@@ -125,7 +125,8 @@ PluginStatus PluginDevices::read(const PciAddress& address,
     {
         // The plugin cannot tell without the device open: not migratable
         // as far as the bus can see now.
-        notices(NoticeLevel::Debug, "migration of " + address.str() + ": " + e.what());
+        notices(NoticeLevel::Debug,
+                "migration of " + address.str() + ": " + e.what());
         now.migrationFlags.clear();
         now.migrationState.clear();
     }
@@ -158,8 +159,8 @@ bool PluginDevices::refresh(const PciAddress& address)
     }
     catch (const Error& e)
     {
-        notices(NoticeLevel::Warning, "plugin for " + address.str() + ": " + e.what() +
-                   ", ignoring");
+        notices(NoticeLevel::Warning,
+                "plugin for " + address.str() + ": " + e.what() + ", ignoring");
     }
     return store(address, read(address, *info, plugin));
 }
@@ -258,8 +259,8 @@ bool PluginDevices::settle(const PciAddress& address)
     }
     catch (const Error& e)
     {
-        notices(NoticeLevel::Warning, "migration state of " + address.str() + ": " + e.what() +
-                   ", ignoring");
+        notices(NoticeLevel::Warning, "migration state of " + address.str() +
+                                          ": " + e.what() + ", ignoring");
     }
     bool changed = store(address, std::move(now));
     if (running)

@@ -1,9 +1,9 @@
 #pragma once
 
 #include "base/notice.hpp"
-#include "service/device_manager.hpp"
 #include "migration/migration_engine.hpp"
 #include "plugin/plugin_host.hpp"
+#include "service/device_manager.hpp"
 #include "service/policy_enforcer.hpp"
 
 #include <map>

@@ -1,10 +1,9 @@
 #include "service/policy_enforcer.hpp"
 
-#include "service/device_service.hpp"
-
 #include "base/error.hpp"
-#include "pci/iommu_group.hpp"
 #include "kernel/sysfs_layout.hpp"
+#include "pci/iommu_group.hpp"
+#include "service/device_service.hpp"
 
 #include <algorithm>
 
@@ -49,10 +48,9 @@ PciDevice futureVf(const PciDevice& pf, unsigned index,
 
 } // namespace
 
-PolicyEnforcer::PolicyEnforcer(DeviceManager& manager,
-                               DeviceService& service) :
-    manager(manager),
-    service(service), current(std::make_shared<const Policy>())
+PolicyEnforcer::PolicyEnforcer(DeviceManager& manager, DeviceService& service) :
+    manager(manager), service(service),
+    current(std::make_shared<const Policy>())
 {}
 
 void PolicyEnforcer::setPolicy(std::shared_ptr<const Policy> policy)

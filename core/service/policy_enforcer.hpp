@@ -1,8 +1,8 @@
 #pragma once
 
 #include "config/daemon_config.hpp"
-#include "service/device_manager.hpp"
 #include "config/policy.hpp"
+#include "service/device_manager.hpp"
 
 #include <functional>
 #include <memory>

@@ -172,7 +172,7 @@ TEST(TomlReader, UserNames)
     const std::string longest(256, 'a');
     for (const std::string& name : std::vector<std::string>{
              "alice", "svc_vm-1$", "_apt", "Alice", "john.doe", "1kvm", "1000",
-          "a", "abcdefghijklmnopqrstuvwxyz0123456", "alice@example.com",
+             "a", "abcdefghijklmnopqrstuvwxyz0123456", "alice@example.com",
              "EXAMPLE\\alice", "caf\xc3\xa9", longest})
     {
         EXPECT_TRUE(isUserName(name)) << name;
