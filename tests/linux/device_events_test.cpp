@@ -19,6 +19,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_support.hpp"
+
 namespace vfiod::test
 {
 namespace
@@ -51,14 +53,10 @@ class DeviceEventsTest : public ::testing::Test
         ASSERT_TRUE(manager->enumerate().empty());
     }
 
-    /** @brief Feeds every event that arrives within @p timeout in. */
-    size_t pump(std::chrono::milliseconds timeout = 5s)
+    /** @brief Waits for events (no time bound) and feeds them in. */
+    size_t pump()
     {
-        pollfd pfd{source->fd(), POLLIN, 0};
-        if (::poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0)
-        {
-            return 0;
-        }
+        waitReadable(source->fd());
         std::vector<Uevent> events = source->receive();
         for (const Uevent& event : events)
         {

@@ -7,18 +7,14 @@
 #include <memory>
 #include <stdexcept>
 
+#include "test_support.hpp"
+
 namespace vfiod::test
 {
 
 std::string recordingPath(const std::string& name)
 {
-    const char* root = std::getenv("VFIOD_SOURCE_ROOT");
-    if (root == nullptr)
-    {
-        throw std::runtime_error("VFIOD_SOURCE_ROOT is not set: run the "
-                                 "tests through meson test");
-    }
-    return std::string(root) + "/tests/fixtures/sysfs/" + name;
+    return requiredEnv("VFIOD_SOURCE_ROOT") + "/tests/fixtures/sysfs/" + name;
 }
 
 const RecordingTestbed& sharedRecording(const std::string& recording)
