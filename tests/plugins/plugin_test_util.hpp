@@ -8,19 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "test_support.hpp"
+
 namespace vfiod::plugintest
 {
 
-/** @brief An environment variable the meson test definition sets. */
-inline std::string requiredEnv(const char* name)
-{
-    const char* value = std::getenv(name);
-    if (value == nullptr)
-    {
-        throw std::runtime_error(std::string(name) + " is not set");
-    }
-    return value;
-}
+using vfiod::test::requiredEnv;
 
 /** @brief Collects the plugin host's log lines. */
 class LogCapture
