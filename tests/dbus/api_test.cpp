@@ -261,6 +261,9 @@ TEST_F(ApiTest, FailedProbeIsRolledBack)
 
 TEST_F(ApiTest, SlowUnbindTimesOut)
 {
+    // vfiod again, with an unbind timeout below 06:00.0's unbind delay.
+    ASSERT_EQ(bus->stopVfiod(), std::optional<int>(0)) << bus->vfiodLog();
+    startVfiod(slowUnbindConfig);
     auto dev = device("0000:06:00.0");
     EXPECT_EQ(errorOf([&] { dev->Bind({}); }), "org.vfiod1.Error.TimedOut");
 }
@@ -299,9 +302,9 @@ TEST_F(ApiTest, AssignGivesALeaseAndReleaseEndsIt)
 
     // Released: vfiod closed its end of the lease.
     EXPECT_TRUE(bus->waitFor([&] {
-            char byte = 0;
-            return ::read(lease.get(), &byte, 1) == 0;
-        }));
+        char byte = 0;
+        return ::read(lease.get(), &byte, 1) == 0;
+    }));
 }
 
 TEST_F(ApiTest, ClosingTheLeaseReleases)
@@ -336,8 +339,8 @@ TEST_F(ApiTest, SighupReloads)
     writeFile(bus->configPath(), "[daemon]\nbogus = 1\n");
     ::kill(bus->vfiodProcess()->pid(), SIGHUP);
     EXPECT_TRUE(bus->waitFor([&] {
-            return bus->vfiodLog().find("reload failed") != std::string::npos;
-        }));
+        return bus->vfiodLog().find("reload failed") != std::string::npos;
+    }));
     // Still serving.
     EXPECT_EQ(manager->GetDevice(nic), pathOf(nic));
 }

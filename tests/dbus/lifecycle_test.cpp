@@ -21,15 +21,6 @@ using Clock = std::chrono::steady_clock;
 class LifecycleTest : public VfiodTest
 {
   protected:
-    /** @brief Waits until vfiod logs (-v) that a Reset is running. */
-    bool resetStarted(const std::string& address)
-    {
-        return bus->waitFor([&] {
-                return bus->vfiodLog().find("Reset " + address + " from ") !=
-                       std::string::npos;
-            });
-    }
-
     /**
      * @brief Hot-adds or removes a device the way an administrator would:
      * with the vfiod-sim tool when it is built, otherwise through SimHost
@@ -269,7 +260,7 @@ TEST_F(LifecycleTest, SigtermExitsCleanlyWithALeaseHeld)
 
 TEST_F(LifecycleTest, IdleExitEndsOnlyAnUnneededDaemon)
 {
-    startVfiod(std::string(defaultConfig) + "idle_exit_ms = 600\n");
+    startVfiod("[timeouts]\nidle_exit_ms = 600\n");
     auto nic = device("0000:03:00.0");
     nic->Bind({});
     // A device taken from its driver keeps vfiod: it looks every 150 ms

@@ -283,8 +283,8 @@ TEST_F(MigrationTest, CancelInMidStream)
     }
     ASSERT_EQ(added->status, 0) << added->output;
     ASSERT_TRUE(bus->waitFor([&] {
-            return errorOf([&] { manager->GetDevice("0000:0c:00.0"); }).empty();
-        }));
+        return errorOf([&] { manager->GetDevice("0000:0c:00.0"); }).empty();
+    }));
     EXPECT_EQ(device("0000:0c:00.0")->Plugin(), "sim");
 
     int ends[2];

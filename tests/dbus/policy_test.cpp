@@ -63,17 +63,17 @@ class PolicyTest : public VfiodTest
                  const std::optional<std::string>& original = std::nullopt)
     {
         return bus->waitFor([&] {
-                try
-                {
-                    return driverOf(address) == driver &&
-                           (!original ||
-                            device(address)->OriginalDriver() == *original);
-                }
-                catch (const sdbus::Error&)
-                {
-                    return false; // not announced yet
-                }
-            });
+            try
+            {
+                return driverOf(address) == driver &&
+                       (!original ||
+                        device(address)->OriginalDriver() == *original);
+            }
+            catch (const sdbus::Error&)
+            {
+                return false; // not announced yet
+            }
+        });
     }
 
     SimHost sim()
@@ -108,11 +108,10 @@ bind = "vfio-pci"
     EXPECT_EQ(driverOf(pf), "i40e");
     // Logged once the bind is done, a moment after the driver changed.
     EXPECT_TRUE(bus->waitFor([&] {
-            return bus->vfiodLog().find(
-                       "bound to vfio-pci by rule \"nvme-to-vfio\"") !=
-                   std::string::npos;
-        }))
-        << bus->vfiodLog();
+        return bus->vfiodLog().find(
+                   "bound to vfio-pci by rule \"nvme-to-vfio\"") !=
+               std::string::npos;
+    })) << bus->vfiodLog();
 }
 
 TEST_F(PolicyTest, BindsAWholeGroupWhenEveryMemberIsMarked)
@@ -145,10 +144,8 @@ bind = "vfio-pci"
 )");
     start();
     ASSERT_TRUE(bus->waitFor([&] {
-            return device(gpu)->LastError().find("autobind") !=
-                   std::string::npos;
-        }))
-        << bus->vfiodLog();
+        return device(gpu)->LastError().find("autobind") != std::string::npos;
+    })) << bus->vfiodLog();
     auto proxy = device(gpu);
     EXPECT_EQ(proxy->Driver(), "nouveau");
     EXPECT_EQ(proxy->State(), "host");
@@ -157,9 +154,9 @@ bind = "vfio-pci"
         << why;
     EXPECT_NE(why.find(gpuAudio), std::string::npos) << why;
     EXPECT_TRUE(bus->waitFor([&] {
-            return bus->vfiodLog().find("autobind by rule \"gpu-only\"") !=
-                   std::string::npos;
-        }));
+        return bus->vfiodLog().find("autobind by rule \"gpu-only\"") !=
+               std::string::npos;
+    }));
 }
 
 TEST_F(PolicyTest, HotpluggedDeviceIsBoundAsItAppears)
@@ -193,10 +190,9 @@ bind = "vfio-pci"
     start();
     // vfiod quiets the PF before any VF exists.
     ASSERT_TRUE(bus->waitFor([&] {
-            return sim().read("bus/pci/devices/" + pf +
-                              "/sriov_drivers_autoprobe") == "0\n";
-        }))
-        << bus->vfiodLog();
+        return sim().read("bus/pci/devices/" + pf +
+                          "/sriov_drivers_autoprobe") == "0\n";
+    })) << bus->vfiodLog();
 
     auto tool = bus->simTool({"set-numvfs", pf, "8"});
     ASSERT_TRUE(tool && tool->status == 0) << (tool ? tool->output : "");
@@ -230,9 +226,9 @@ bind = "vfio-pci"
     tool = bus->simTool({"set-numvfs", pf, "0"});
     ASSERT_TRUE(tool && tool->status == 0) << (tool ? tool->output : "");
     EXPECT_TRUE(bus->waitFor([&] {
-            return errorOf([&] { manager->GetDevice("0000:03:02.0"); }) ==
-                   "org.vfiod1.Error.NotFound";
-        }));
+        return errorOf([&] { manager->GetDevice("0000:03:02.0"); }) ==
+               "org.vfiod1.Error.NotFound";
+    }));
 }
 
 TEST_F(PolicyTest, ExplainNamesTheRuleAndThePlan)
@@ -399,9 +395,9 @@ bind = "vfio-pci"
     manager = std::make_unique<ManagerProxy>(*connection);
     SimHost sim(host, bus->simState());
     ASSERT_TRUE(bus->waitFor([&] {
-            return sim.read("bus/pci/devices/0000:40:00.0/"
-                            "sriov_drivers_autoprobe") == "0\n";
-        }));
+        return sim.read("bus/pci/devices/0000:40:00.0/"
+                        "sriov_drivers_autoprobe") == "0\n";
+    }));
 
     // One write creates every VF: 1,024 add uevents at once.
     sim.write("bus/pci/devices/0000:40:00.0/sriov_numvfs", "1024");
