@@ -183,11 +183,13 @@ VFIOD_PID=$!
 # NameOwnerChanged) or for vfiod to exit, whichever comes first.
 vfiod_up()
 {
-    local waiter done
+    local waiter done rc
     gdbus wait --address "$BUS" org.vfiod1 >/dev/null 2>&1 &
     waiter=$!
     wait -n -p done "$waiter" "$VFIOD_PID"
-    if [[ $done == "$waiter" ]] && kill -0 "$VFIOD_PID" 2>/dev/null; then
+    rc=$?
+    if [[ $done == "$waiter" && $rc == 0 ]] &&
+        kill -0 "$VFIOD_PID" 2>/dev/null; then
         return 0
     fi
     kill "$waiter" 2>/dev/null

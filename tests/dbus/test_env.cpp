@@ -11,9 +11,11 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -92,8 +94,7 @@ int ChildProcess::wait()
         }
         else if (r < 0 && errno != EINTR)
         {
-            throw std::runtime_error(std::string("waitpid: ") +
-                                     std::strerror(errno));
+            status = -1; // not ours to reap (never expected): unknown
         }
     }
     return *status;
@@ -235,9 +236,8 @@ void VfiodBus::startPolkit(const std::string& rules)
                                  busAddress, "--rules", temp / "polkit.rules",
                                  "--log", temp / "polkit.calls"},
         temp / "polkit.log");
-    if (!vfiod::test::waitFor(
-            [&] { return nameHasOwner("org.freedesktop.PolicyKit1"); },
-            [&] { return !polkit->running(); }))
+    if (!waitForOwner("org.freedesktop.PolicyKit1", true,
+                      [&] { return !polkit->running(); }))
     {
         throw std::runtime_error("mock polkit did not start: " +
                                  readFile(temp / "polkit.log"));
@@ -255,8 +255,7 @@ void VfiodBus::stopPolkit()
     {
         polkit->stop(SIGTERM);
         polkit.reset();
-        vfiod::test::waitFor(
-            [&] { return !nameHasOwner("org.freedesktop.PolicyKit1"); });
+        waitForOwner("org.freedesktop.PolicyKit1", false);
     }
 }
 
@@ -280,7 +279,7 @@ void VfiodBus::startVfiod(const std::string& hostFile,
                                  "--sim-state", simState(), "--bus-address",
                                  busAddress, "--config", configPath(), "-v"},
         temp / "vfiod.log");
-    if (!waitFor([&] { return nameHasOwner("org.vfiod1"); }))
+    if (!waitForOwner("org.vfiod1", true, [&] { return !vfiod->running(); }))
     {
         throw std::runtime_error("vfiod did not take org.vfiod1: " +
                                  vfiodLog());
@@ -352,6 +351,45 @@ bool VfiodBus::nameHasOwner(const std::string& name) const
         .withArguments(name)
         .storeResultsTo(owned);
     return owned;
+}
+
+bool VfiodBus::waitForOwner(const std::string& name, bool owned,
+                            const std::function<bool()>& stop) const
+{
+    auto watcher = connect();
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool seen = false;
+    // In place before the look below, so a change in between is not missed.
+    sdbus::Slot match = watcher->addMatch(
+        "type='signal',sender='org.freedesktop.DBus',"
+        "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" +
+            name + "'",
+        [&](sdbus::Message& message) {
+            std::string which, before, after;
+            message >> which >> before >> after;
+            std::lock_guard lock(mutex);
+            if (after.empty() != owned)
+            {
+                seen = true;
+                changed.notify_all();
+            }
+        });
+    watcher->enterEventLoopAsync();
+    bool already = nameHasOwner(name) == owned;
+    bool result = false;
+    {
+        std::unique_lock lock(mutex);
+        seen = seen || already;
+        // Woken by the signal; the 100 ms only look at stop() again.
+        while (!seen && !(stop && stop()))
+        {
+            changed.wait_for(lock, 100ms);
+        }
+        result = seen;
+    }
+    watcher->leaveEventLoop();
+    return result;
 }
 
 } // namespace vfiod::test

@@ -43,7 +43,8 @@ class ChildProcess
     /**
      * @brief Waits for the exit, however long it takes (a hang is ended by
      * meson's timeout).
-     * @return the exit code, or 128 + signal.
+     * @return the exit code, 128 + signal, or -1 when it cannot be
+     *         reaped.
      */
     int wait();
 
@@ -149,6 +150,14 @@ class VfiodBus
     std::unique_ptr<sdbus::IConnection> connect() const;
 
     bool nameHasOwner(const std::string& name) const;
+
+    /**
+     * @brief Waits until @p name has an owner (@p owned) or none, woken by
+     * the bus's NameOwnerChanged, or until @p stop holds (false then;
+     * looked at every 100 ms). No time bound.
+     */
+    bool waitForOwner(const std::string& name, bool owned,
+                      const std::function<bool()>& stop = nullptr) const;
 
   private:
     TempDir temp;
