@@ -6,6 +6,7 @@ conf/sim-host.toml as the machine, so no real device is ever touched.
 """
 
 import os
+import select
 import shutil
 import signal
 import socket
@@ -13,17 +14,6 @@ import subprocess
 import tempfile
 import threading
 import time
-
-
-def wait_until(done, stop=None, step=0.05):
-    """Polls done() until it holds (True) or stop() does (done() then).
-    Only for states nothing announces; no time bound: a test that hangs is
-    ended by meson's timeout, never failed for being slow."""
-    while not done():
-        if stop is not None and stop():
-            return done()
-        time.sleep(step)
-    return True
 
 
 class DatagramSocket:
@@ -176,12 +166,27 @@ class SimDaemon:
         self.process = subprocess.Popen(argv, env=full_env,
                                         stdin=subprocess.DEVNULL,
                                         stdout=stderr, stderr=stderr)
-        # Polled, until vfiod owns the name or exits.
-        process = self.process
-        if wait_for_name and not wait_until(
-                self.owns_name, stop=lambda: process.poll() is not None):
+        if wait_for_name and not self.wait_for_name():
             raise RuntimeError("vfiod did not take org.vfiod1: " + self.log())
         return self.process
+
+    def wait_for_name(self):
+        """Waits until vfiod owns org.vfiod1 (gdbus wait follows
+        NameOwnerChanged) or exits, whichever comes first: both processes'
+        pidfds, no polling and no time bound."""
+        waiter = subprocess.Popen(["gdbus", "wait", "--address", self.bus,
+                                   "org.vfiod1"],
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        fds = [os.pidfd_open(waiter.pid), os.pidfd_open(self.process.pid)]
+        try:
+            select.select(fds, [], [])
+        finally:
+            for fd in fds:
+                os.close(fd)
+        if waiter.poll() is None:
+            waiter.kill()
+        return waiter.wait() == 0 and self.process.poll() is None
 
     def owns_name(self):
         if self.process is not None and self.process.poll() is not None:
