@@ -9,6 +9,7 @@
 #include "method_options.hpp"
 #include "options.hpp"
 #include "worker_pool.hpp"
+#include "test_support.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -19,8 +20,6 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-
-#include "test_support.hpp"
 
 namespace vfiod::daemon
 {

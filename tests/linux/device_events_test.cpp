@@ -9,6 +9,7 @@
 #include "config/policy.hpp"
 #include "service/policy_enforcer.hpp"
 #include "recording_testbed.hpp"
+#include "test_support.hpp"
 
 #include <poll.h>
 #include <umockdev.h>
@@ -18,8 +19,6 @@
 #include <cstdlib>
 
 #include <gtest/gtest.h>
-
-#include "test_support.hpp"
 
 namespace vfiod::test
 {

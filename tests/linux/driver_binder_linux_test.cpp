@@ -12,6 +12,7 @@
 #include "linux/linux_host.hpp"
 #include "pci/pci_device.hpp"
 #include "sysfs_tree.hpp"
+#include "test_support.hpp"
 
 #include <sys/syscall.h>
 
@@ -19,8 +20,6 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-
-#include "test_support.hpp"
 
 using namespace std::chrono_literals;
 using vfiod::DriverBinder;

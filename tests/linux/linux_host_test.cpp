@@ -1,6 +1,7 @@
 #include "base/error.hpp"
 #include "linux/linux_host.hpp"
 #include "sysfs_tree.hpp"
+#include "test_support.hpp"
 
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -14,8 +15,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "test_support.hpp"
 
 namespace vfiod::test
 {

@@ -1,4 +1,5 @@
 #include "recording_testbed.hpp"
+#include "test_support.hpp"
 
 #include <umockdev.h>
 
@@ -6,8 +7,6 @@
 #include <map>
 #include <memory>
 #include <stdexcept>
-
-#include "test_support.hpp"
 
 namespace vfiod::test
 {

@@ -8,6 +8,7 @@
 #include "pci/pci_device.hpp"
 #include "config/policy.hpp"
 #include "config/udev_rules.hpp"
+#include "test_support.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,8 +23,6 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
-
-#include "test_support.hpp"
 
 namespace vfiod::test
 {

@@ -1,6 +1,7 @@
 #include "linux/linux_host.hpp"
 #include "recording_testbed.hpp"
 #include "linux/udev_uevent_source.hpp"
+#include "test_support.hpp"
 
 #include <poll.h>
 #include <umockdev.h>
@@ -11,8 +12,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "test_support.hpp"
 
 // Runs under umockdev-wrapper: its preload library turns libudev's netlink
 // socket into one that umockdev_testbed_uevent() feeds, so no real uevent

@@ -1,14 +1,13 @@
 #pragma once
 
 #include "plugin/plugin_host.hpp"
+#include "test_support.hpp"
 
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include "test_support.hpp"
 
 namespace vfiod::plugintest
 {

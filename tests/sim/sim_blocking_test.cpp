@@ -176,7 +176,8 @@ TEST_F(SimBlocking, UnbindTakesItsDelay)
 TEST_F(SimBlocking, UnbindDelayIsSpentWithoutLocks)
 {
     addSlowDevice();
-    pid_t writer = writeInChild("bus/pci/drivers/e1000e/unbind", "0000:07:00.0");
+    pid_t writer =
+        writeInChild("bus/pci/drivers/e1000e/unbind", "0000:07:00.0");
     ASSERT_GT(writer, 0);
     waitForPending(stateDir, slowDevice);
     EXPECT_EQ(driverOf("0000:07:00.0"), "e1000e");
@@ -250,7 +251,8 @@ TEST_F(SimBlocking, TheKernelFinishesAnUnbindWhoseWriterWasKilled)
 {
     bindToVfio("0000:01:00.0");
     host->openDevice(vfioDevice);
-    pid_t child = writeInChild("bus/pci/drivers/vfio-pci/unbind", "0000:01:00.0");
+    pid_t child =
+        writeInChild("bus/pci/drivers/vfio-pci/unbind", "0000:01:00.0");
     ASSERT_GE(child, 0);
     // Once the unbind is pending the child is stuck in it: kill it there.
     waitForPending(stateDir, vfioDevice);

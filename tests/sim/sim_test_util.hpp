@@ -4,6 +4,7 @@
 #include "sim/sim_model.hpp"
 #include "sim/sim_state_format.hpp"
 #include "sim/sim_state_watch.hpp"
+#include "test_support.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -17,8 +18,6 @@
 #include <system_error>
 
 #include <gtest/gtest.h>
-
-#include "test_support.hpp"
 
 namespace vfiod::simtest
 {

@@ -105,8 +105,7 @@ void waitUntilBlockedIn(pid_t tid, std::initializer_list<long> syscalls)
             number = std::stol(call);
         }
         catch (const std::exception&)
-        {
-        }
+        {}
         if (state == 'S')
         {
             for (long wanted : syscalls)

@@ -7,6 +7,7 @@
 #include "pci/pci_device.hpp"
 #include "sim/sim_host.hpp"
 #include "kernel/sysfs_layout.hpp"
+#include "test_support.hpp"
 
 #include <chrono>
 #include <cstdlib>
@@ -14,8 +15,6 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
-
-#include "test_support.hpp"
 
 using namespace std::chrono_literals;
 using vfiod::DeviceManager;

@@ -5,6 +5,7 @@
 #include "base/error.hpp"
 #include "ledger/ledger.hpp"
 #include "sim/sim_host.hpp"
+#include "test_support.hpp"
 
 #include <unistd.h>
 
@@ -13,8 +14,6 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
-
-#include "test_support.hpp"
 
 namespace vfiod
 {

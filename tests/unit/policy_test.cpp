@@ -1,5 +1,6 @@
 #include "base/error.hpp"
 #include "config/policy.hpp"
+#include "test_support.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -8,8 +9,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "test_support.hpp"
 
 namespace vfiod
 {
