@@ -3,6 +3,7 @@
 #include "kernel/kernel_host.hpp"
 #include "base/pci_address.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -84,5 +85,21 @@ class SimHost final : public KernelHost
   private:
     std::unique_ptr<SimKernel> kernel;
 };
+
+namespace sim
+{
+
+/**
+ * @brief For tests, which must wait for events, not for the clock: calls
+ * @p observer on the waiting thread once each time a call of this process
+ * is about to block in the simulated kernel (a write behind another's
+ * pending operation or in its own, a removal, or waitDevNode for an absent
+ * node), with the device's address or the node's path. The waiter watches
+ * the state already, so a change the observer brings about is not missed.
+ * Empty (the default): nothing is called; nothing else changes.
+ */
+void setWaitObserver(std::function<void(const std::string& what)> observer);
+
+} // namespace sim
 
 } // namespace vfiod

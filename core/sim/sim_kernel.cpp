@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <mutex>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -31,6 +32,23 @@ namespace
 /// Upper bound between two looks at the state while waiting, in case a
 /// change notification is missed (or inotify is unavailable).
 constexpr std::chrono::milliseconds maxPollInterval = 50ms;
+
+/// sim::setWaitObserver's observer (tests only; empty otherwise).
+std::mutex waitObserverMutex;
+std::function<void(const std::string&)> waitObserver;
+
+void tellWaitObserver(const std::string& what)
+{
+    std::function<void(const std::string&)> observer;
+    {
+        std::lock_guard lock(waitObserverMutex);
+        observer = waitObserver;
+    }
+    if (observer)
+    {
+        observer(what);
+    }
+}
 
 [[noreturn]] void throwErrno(int error, const std::string& what)
 {
@@ -283,6 +301,7 @@ void SimKernel::waitPending(const PciAddress& address, uint64_t pendingId,
                             int64_t readyAtMs)
 {
     sim::StateWatch watch(store.dir());
+    bool told = false;
     for (;;)
     {
         bool finished = writeTransaction([&](sim::Tx& tx) {
@@ -292,6 +311,11 @@ void SimKernel::waitPending(const PciAddress& address, uint64_t pendingId,
         if (finished)
         {
             return;
+        }
+        if (!told)
+        {
+            tellWaitObserver(address.str());
+            told = true;
         }
         auto wait = maxPollInterval;
         int64_t untilReady = readyAtMs - simNowMs();
@@ -410,11 +434,17 @@ bool SimKernel::waitDevNode(const std::string& path,
     // Watch before the next look, so a node created in between wakes us.
     sim::StateWatch watch(store.dir());
     auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool told = false;
     for (;;)
     {
         if (devNodeExists(path))
         {
             return true;
+        }
+        if (!told)
+        {
+            tellWaitObserver(path);
+            told = true;
         }
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
@@ -540,5 +570,16 @@ void SimKernel::closeDevice(const PciAddress& address)
         return 0;
     });
 }
+
+namespace sim
+{
+
+void setWaitObserver(std::function<void(const std::string& what)> observer)
+{
+    std::lock_guard lock(waitObserverMutex);
+    waitObserver = std::move(observer);
+}
+
+} // namespace sim
 
 } // namespace vfiod

@@ -3,18 +3,16 @@
 #
 # usage: check_config_test.sh VFIOCTL SOURCE_ROOT
 #
-# Every check prints "ok"/"FAIL"; exit 0 when all passed, 1 otherwise.
+# Every check prints "ok"/"FAIL"; the last line is "N passed, M failed".
+# Exit 0 when all passed, 1 otherwise.
 
 set -u
+. "$(dirname "$0")/../support/lib.sh"
 
 VFIOCTL=$1
 SRC=$2
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/check-config-test.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-
-PASSED=0
-FAILED=0
+temp_dir TMP check-config-test
 
 # check NAME WANT_RC WANT_OUT WANT_ERR DIR: runs check-config on DIR and
 # compares the exit status and (exact) stdout and stderr.
@@ -27,16 +25,10 @@ check()
     err=$(cat "$TMP/stderr")
     if [[ $rc == "$want_rc" && $out == "$want_out" && $err == "$want_err" ]]
     then
-        PASSED=$((PASSED + 1))
-        echo "ok   $name"
+        pass "$name"
     else
-        FAILED=$((FAILED + 1))
-        echo "FAIL $name"
-        echo "     rc=$rc (want $want_rc)"
-        echo "     stdout: $out"
-        echo "     want:   $want_out"
-        echo "     stderr: $err"
-        echo "     want:   $want_err"
+        fail "$name" "rc=$rc (want $want_rc)" "stdout: $out" \
+            "want:   $want_out" "stderr: $err" "want:   $want_err"
     fi
 }
 
@@ -81,11 +73,9 @@ printf '[[rule]]\nname = "x"\nmatch = { vendor = }\n' >"$BAD/policy.d/20-bad.tom
 rc=$?
 if [[ $rc == 2 ]] && grep -q "^$BAD/policy.d/20-bad.toml:3:[0-9]*: " "$TMP/stderr"
 then
-    PASSED=$((PASSED + 1))
-    echo "ok   bad-syntax"
+    pass bad-syntax
 else
-    FAILED=$((FAILED + 1))
-    echo "FAIL bad-syntax: rc=$rc $(cat "$TMP/stderr")"
+    fail bad-syntax "rc=$rc $(cat "$TMP/stderr")"
 fi
 
 # An error in vfiod.toml is found too.
@@ -99,5 +89,4 @@ check bad-daemon-config 2 "" \
 # A directory that does not exist is not an empty configuration.
 check missing-dir 3 "" "vfioctl: $TMP/none: no such directory" "$TMP/none"
 
-echo "$PASSED passed, $FAILED failed"
-[[ $FAILED == 0 ]]
+finish

@@ -11,6 +11,7 @@
 # simulated host is not built yet.
 
 set -u
+. "$(dirname "$0")/../support/lib.sh"
 
 VFIOCTL=$1
 VFIOD=$2
@@ -23,42 +24,22 @@ if [[ ! -x $VFIOD || ! -f $SIM_HOST ]]; then
     exit 77
 fi
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/vfioctl-test.XXXXXX")
+temp_dir TMP vfioctl-test
 BUS="unix:path=$TMP/bus"
 BUS_PID=
 VFIOD_PID=
 BACKGROUND=()
 
-cleanup()
+stop_processes()
 {
     local pid
     for pid in "${BACKGROUND[@]}" $VFIOD_PID $BUS_PID; do
-        kill "$pid" 2>/dev/null
+        kill -KILL "$pid" 2>/dev/null
     done
     wait 2>/dev/null
-    rm -rf "$TMP"
 }
-trap cleanup EXIT
-
-PASSED=0
-FAILED=0
-
-pass()
-{
-    PASSED=$((PASSED + 1))
-    echo "ok   $1"
-}
-
-fail()
-{
-    FAILED=$((FAILED + 1))
-    echo "FAIL $1"
-    shift
-    local line
-    for line in "$@"; do
-        echo "     $line"
-    done
-}
+# Runs before temp_dir's removal of $TMP (last in, first out).
+on_exit stop_processes
 
 # run CMD...: sets OUT, ERR and RC.
 run()
@@ -83,20 +64,6 @@ expect_rc()
         fail "$1" "exit status $RC, expected $2" "stdout: $OUT" \
             "stderr: $ERR"
     fi
-}
-
-# wait_until TENTHS CMD...: polls CMD every 0.1 s, at most TENTHS times.
-wait_until()
-{
-    local tries=$1
-    shift
-    while ((tries-- > 0)); do
-        if "$@"; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
 }
 
 # prop ADDR NAME: one property of a device, from `show --json`.
@@ -139,6 +106,12 @@ elif kind == "nonviable":
         others = [d for d in members if d["Driver"] != "e1000e"]
         if blockers and others:
             found.append(others[0]["Address"] + " " + blockers[0]["Address"])
+elif kind == "spare":
+    # A second free device, after the one "free" picks.
+    found = sorted((d["Class"] >> 16 != 0x01, d["Address"]) for d in devices
+                   if alone(d) and not bridge(d)
+                   and d["Driver"] not in ("", "vfio-pci"))
+    found = [a for _, a in found][1:]
 print(found[0] if found else "")
 ' "$1"
 }
@@ -191,29 +164,43 @@ reset_method = "flr"
 users = ["nobody"]
 CONF
 
-dbus-daemon --nofork --config-file="$TMP/bus.conf" >"$TMP/dbus.log" 2>&1 &
+# The daemon prints its address once it listens: read it from a FIFO (EOF
+# if it exits first).
+mkfifo "$TMP/bus.ready"
+dbus-daemon --nofork --config-file="$TMP/bus.conf" --print-address=3 \
+    3>"$TMP/bus.ready" >"$TMP/dbus.log" 2>&1 &
 BUS_PID=$!
-if ! wait_until 50 test -S "$TMP/bus"; then
+if ! read -r _ <"$TMP/bus.ready"; then
     fail "private dbus-daemon starts" "$(<"$TMP/dbus.log")"
-    echo "$PASSED passed, $FAILED failed"
-    exit 1
+    finish
 fi
 
 "$VFIOD" --sim "$SIM_HOST" --sim-state "$TMP/sim" --config "$TMP/vfiod.toml" \
     --bus-address "$BUS" >"$TMP/vfiod.log" 2>&1 &
 VFIOD_PID=$!
 
+# vfiod_up: waits for org.vfiod1 to appear on the bus (gdbus wait watches
+# NameOwnerChanged) or for vfiod to exit, whichever comes first.
 vfiod_up()
 {
-    kill -0 "$VFIOD_PID" 2>/dev/null &&
-        busctl --address="$BUS" status org.vfiod1 >/dev/null 2>&1
+    local waiter done rc
+    gdbus wait --address "$BUS" org.vfiod1 >/dev/null 2>&1 &
+    waiter=$!
+    wait -n -p done "$waiter" "$VFIOD_PID"
+    rc=$?
+    if [[ $done == "$waiter" && $rc == 0 ]] &&
+        kill -0 "$VFIOD_PID" 2>/dev/null; then
+        return 0
+    fi
+    kill "$waiter" 2>/dev/null
+    wait "$waiter" 2>/dev/null
+    return 1
 }
-if wait_until 100 vfiod_up; then
+if vfiod_up; then
     pass "vfiod owns org.vfiod1"
 else
     fail "vfiod owns org.vfiod1" "$(<"$TMP/vfiod.log")"
-    echo "$PASSED passed, $FAILED failed"
-    exit 1
+    finish
 fi
 
 # So that commands run by `assign -- CMD` reach the same bus without
@@ -326,8 +313,8 @@ BACKGROUND+=("$MONITOR")
 MONITOR_JSON=$!
 BACKGROUND+=("$MONITOR_JSON")
 # Both print this once their match rules are in place.
-if ! wait_until 50 grep -q Monitoring "$TMP/monitor.err" ||
-    ! wait_until 50 grep -q Monitoring "$TMP/monitor-json.err"; then
+if ! wait_for "$MONITOR" grep -q Monitoring "$TMP/monitor.err" ||
+    ! wait_for "$MONITOR_JSON" grep -q Monitoring "$TMP/monitor-json.err"; then
     fail "monitor starts" "$(cat "$TMP"/monitor*.err)"
 fi
 
@@ -345,7 +332,7 @@ monitor_saw_bind()
 {
     grep -q "changed $FREE .*Driver=vfio-pci" "$TMP/monitor.out"
 }
-if wait_until 50 monitor_saw_bind; then
+if wait_for "$MONITOR" monitor_saw_bind; then
     pass "monitor prints the change of $FREE"
 else
     fail "monitor prints the change of $FREE" "$(<"$TMP/monitor.out")"
@@ -364,7 +351,7 @@ for line in open(path):
 sys.exit(1)
 PY
 }
-if wait_until 50 monitor_json_saw_bind 2>/dev/null; then
+if wait_for "$MONITOR_JSON" monitor_json_saw_bind 2>/dev/null; then
     pass "monitor --json prints one JSON object per event"
 else
     fail "monitor --json prints one JSON object per event" \
@@ -415,7 +402,7 @@ assigned()
 {
     [[ $(prop "$FREE" State) == assigned ]]
 }
-if wait_until 50 assigned; then
+if wait_for "$HOLDER" assigned; then
     pass "assign $FREE holds the device"
 else
     fail "assign $FREE holds the device" "$(<"$TMP/hold.out")"
@@ -603,10 +590,29 @@ fi
 
 # --- a holder re-attaches after vfiod restarts -------------------------
 
+# Two holders: one of $FREE, which re-attaches, and one of a spare device,
+# stopped (SIGSTOP) so that it cannot: the spare's release at the end of its
+# grace is the event that says the grace is over, with no clock in the test.
+SPARE=$(pick spare)
 "$VFIOCTL" assign "$FREE" >"$TMP/reattach.out" 2>&1 &
 HOLDER=$!
 BACKGROUND+=("$HOLDER")
-if wait_until 50 assigned; then
+SPARE_HOLDER=
+if [[ -n $SPARE ]]; then
+    "$VFIOCTL" assign "$SPARE" >"$TMP/spare.out" 2>&1 &
+    SPARE_HOLDER=$!
+    BACKGROUND+=("$SPARE_HOLDER")
+fi
+spare_assigned()
+{
+    [[ $(prop "$SPARE" State) == assigned ]]
+}
+if [[ -z $SPARE ]]; then
+    fail "the simulated host has a second free device"
+elif ! wait_for "$SPARE_HOLDER" spare_assigned; then
+    fail "assign $SPARE for the re-attach check" "$(<"$TMP/spare.out")"
+elif wait_for "$HOLDER" assigned; then
+    kill -STOP "$SPARE_HOLDER"
     kill -KILL "$VFIOD_PID"
     wait "$VFIOD_PID" 2>/dev/null
     "$VFIOD" --sim "$SIM_HOST" --sim-state "$TMP/sim" \
@@ -617,19 +623,31 @@ if wait_until 50 assigned; then
     {
         grep -q "re-attached to the assignment" "$TMP/reattach.out"
     }
-    if wait_until 100 reattached; then
+    if wait_for "$HOLDER" reattached; then
         pass "assign re-attaches after vfiod is killed and restarted"
     else
         fail "assign re-attaches after vfiod is killed and restarted" \
             "$(<"$TMP/reattach.out")" "$(tail -20 "$TMP/vfiod.log")"
     fi
+    # Both graces started together at vfiod's start; the spare's holder
+    # cannot re-attach, so vfiod releases the spare when its grace ends.
+    spare_released()
+    {
+        grep -q "of $SPARE did not re-attach in time" "$TMP/vfiod.log"
+    }
+    if wait_for "$VFIOD_PID" spare_released; then
+        pass "a holder that does not re-attach loses the device at the grace"
+    else
+        fail "a holder that does not re-attach loses the device at the grace" \
+            "$(tail -20 "$TMP/vfiod.log")"
+    fi
     # Past the grace an assignment nobody re-attached would be released.
-    sleep 4
-    if [[ $(prop "$FREE" State) == assigned ]] && kill -0 "$HOLDER"; then
+    if [[ $(prop "$FREE" State) == assigned ]] && kill -0 "$HOLDER" &&
+        ! grep -q "of $FREE did not re-attach" "$TMP/vfiod.log"; then
         pass "the re-attached assignment outlives the grace period"
     else
         fail "the re-attached assignment outlives the grace period" \
-            "$(<"$TMP/reattach.out")"
+            "$(<"$TMP/reattach.out")" "$(tail -20 "$TMP/vfiod.log")"
     fi
     kill -TERM "$HOLDER"
     wait "$HOLDER"
@@ -638,6 +656,10 @@ if wait_until 50 assigned; then
     expect_rc "the re-attached holder ends cleanly" 0
 else
     fail "assign $FREE for the re-attach check" "$(<"$TMP/reattach.out")"
+fi
+if [[ -n $SPARE_HOLDER ]]; then
+    kill -KILL "$SPARE_HOLDER" 2>/dev/null
+    wait "$SPARE_HOLDER" 2>/dev/null
 fi
 
 # --- vfiod gone --------------------------------------------------------
@@ -653,5 +675,4 @@ else
     fail "vfiod not running: says so" "stderr: $ERR"
 fi
 
-echo "$PASSED passed, $FAILED failed"
-((FAILED == 0))
+finish

@@ -180,7 +180,7 @@ TEST_F(AuthzTest, OnlyTheOwnerReleases)
     ChildProcess holder(
         test::asNobody(bus->clientCommand({"hold", pathOf("0000:08:00.0")})),
         bus->dir() / "holder.log");
-    ASSERT_TRUE(waitUntil([&] { return dev->State() == "assigned"; }, 5s))
+    ASSERT_TRUE(bus->waitFor([&] { return dev->State() == "assigned"; }))
         << readFile(bus->dir() / "holder.log");
     EXPECT_NE(dev->Owner().find(" uid=65534"), std::string::npos);
     EXPECT_EQ(nobodyCalls("0000:08:00.0", "Release").output, "ok\n");

@@ -10,6 +10,7 @@
 #include "method_options.hpp"
 #include "options.hpp"
 #include "worker_pool.hpp"
+#include "test_support.hpp"
 
 #include <atomic>
 #include <fstream>
@@ -17,6 +18,8 @@
 #include <sstream>
 #include <chrono>
 #include <condition_variable>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -55,10 +58,8 @@ TEST(DaemonConfig, EmptyMeansDefaults)
 
 TEST(DaemonConfig, ShippedFileParsesToDefaults)
 {
-    const char* source = std::getenv("VFIOD_SOURCE_ROOT");
-    ASSERT_NE(source, nullptr);
-    DaemonConfig config =
-        loadDaemonConfig(std::string(source) + "/conf/vfiod.toml");
+    std::string source = vfiod::test::requiredEnv("VFIOD_SOURCE_ROOT");
+    DaemonConfig config = loadDaemonConfig(source + "/conf/vfiod.toml");
     DaemonConfig defaults;
     EXPECT_EQ(config.logLevel, defaults.logLevel);
     EXPECT_EQ(config.stateDir, defaults.stateDir);
@@ -391,31 +392,35 @@ TEST(WorkerPool, SameKeyInOrderOtherKeysInParallel)
     });
     std::atomic<bool> otherRan{false};
     pool.submit("b", [&](WorkerContext&) {
+        std::lock_guard lock(mutex);
         otherRan = true;
         changed.notify_all();
     });
     {
+        // No time bound: a "b" that never runs hangs the test until
+        // meson's timeout.
         std::unique_lock lock(mutex);
-        EXPECT_TRUE(
-            changed.wait_for(lock, 5s, [&] { return otherRan.load(); }));
+        changed.wait(lock, [&] { return otherRan.load(); });
+        // In that order: "b" ran while "a" was still blocked.
         EXPECT_TRUE(order.empty());
         release = true;
         changed.notify_all();
-        EXPECT_TRUE(
-            changed.wait_for(lock, 5s, [&] { return order.size() == 2; }));
+        changed.wait(lock, [&] { return order.size() == 2; });
     }
     EXPECT_EQ(order, (std::vector<int>{1, 2}));
 }
 
 TEST(WorkerPool, StopDropsQueuedJobs)
 {
+    using Flag = std::shared_ptr<std::atomic<bool>>;
     std::atomic<int> ran{0};
-    std::atomic<bool> dropped{false};
+    Flag dropped = std::make_shared<std::atomic<bool>>(false);
+    /// Sets its flag when a job holding it is destroyed without running.
     struct Sentinel
     {
-        std::atomic<bool>* flag;
+        Flag flag;
         bool armed = true;
-        Sentinel(std::atomic<bool>* f) : flag(f) {}
+        Sentinel(Flag f) : flag(std::move(f)) {}
         Sentinel(Sentinel&& o) noexcept : flag(o.flag), armed(o.armed)
         {
             o.armed = false;
@@ -428,21 +433,44 @@ TEST(WorkerPool, StopDropsQueuedJobs)
             }
         }
     };
+    std::promise<void> started;
+    std::promise<void> gate;
+    std::shared_future<void> open = gate.get_future().share();
     {
         WorkerPool pool(1, noBus());
-        pool.submit("a", [&](WorkerContext&) {
-            std::this_thread::sleep_for(200ms);
+        pool.submit("a", [&, open](WorkerContext&) {
+            started.set_value();
+            open.wait();
             ++ran;
         });
-        pool.submit("a", [&, s = Sentinel(&dropped)](WorkerContext&) mutable {
+        pool.submit("a", [&, s = Sentinel(dropped)](WorkerContext&) mutable {
             s.armed = false;
             ++ran;
         });
-        std::this_thread::sleep_for(50ms);
-        pool.stop();
+        // The first job runs (out of its lane); the second is queued.
+        started.get_future().wait();
+        std::thread stopper([&] { pool.stop(); });
+        // Once stop() has dropped the queue, a submit is dropped on the
+        // spot (worker_pool.hpp): a probe destroyed before submit returns
+        // is that event. Probes that came earlier queue up and are dropped
+        // with the rest. Polled: stop() announces nothing.
+        for (;;)
+        {
+            Flag probe = std::make_shared<std::atomic<bool>>(false);
+            pool.submit("probe", [s = Sentinel(probe)](WorkerContext&) mutable {
+                s.armed = false;
+            });
+            if (*probe)
+            {
+                break;
+            }
+            std::this_thread::sleep_for(1ms);
+        }
+        gate.set_value(); // the running job may finish now
+        stopper.join();
     }
     EXPECT_EQ(ran, 1);
-    EXPECT_TRUE(dropped);
+    EXPECT_TRUE(*dropped);
 }
 
 } // namespace

@@ -57,6 +57,7 @@ void SignalRecorder::record(sdbus::Message& message)
     }
     std::lock_guard lock(mutex);
     recorded.push_back(std::move(signal));
+    added.notify_all();
 }
 
 std::vector<RecordedSignal> SignalRecorder::signals() const
@@ -65,16 +66,13 @@ std::vector<RecordedSignal> SignalRecorder::signals() const
     return recorded;
 }
 
-bool SignalRecorder::waitFor(
-    const std::function<bool(const RecordedSignal&)>& match,
-    std::chrono::milliseconds timeout) const
+void SignalRecorder::waitFor(
+    const std::function<bool(const RecordedSignal&)>& match) const
 {
-    return waitUntil(
-        [&] {
-            auto all = signals();
-            return std::any_of(all.begin(), all.end(), match);
-        },
-        timeout);
+    std::unique_lock lock(mutex);
+    added.wait(lock, [&] {
+        return std::any_of(recorded.begin(), recorded.end(), match);
+    });
 }
 
 void SignalRecorder::clear()

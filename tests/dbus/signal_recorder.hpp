@@ -2,7 +2,7 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
-#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -34,9 +34,12 @@ class SignalRecorder
 
     std::vector<RecordedSignal> signals() const;
 
-    /** @brief Waits (bounded) until a recorded signal satisfies @p match. */
-    bool waitFor(const std::function<bool(const RecordedSignal&)>& match,
-                 std::chrono::milliseconds timeout) const;
+    /**
+     * @brief Waits until a recorded signal satisfies @p match, woken by
+     * each signal recorded. No time bound: a signal that never comes
+     * hangs the test until meson's timeout.
+     */
+    void waitFor(const std::function<bool(const RecordedSignal&)>& match) const;
 
     void clear();
 
@@ -46,6 +49,7 @@ class SignalRecorder
     std::unique_ptr<sdbus::IConnection> connection;
     sdbus::Slot match;
     mutable std::mutex mutex;
+    mutable std::condition_variable added;
     std::vector<RecordedSignal> recorded;
 };
 

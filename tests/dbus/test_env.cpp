@@ -9,10 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -21,71 +24,6 @@ extern char** environ;
 
 namespace vfiod::test
 {
-
-std::string requiredEnv(const char* name)
-{
-    const char* value = std::getenv(name);
-    if (value == nullptr || *value == '\0')
-    {
-        throw std::runtime_error(std::string(name) +
-                                 " is not set: run the tests with meson test");
-    }
-    return value;
-}
-
-void writeFile(const std::string& path, const std::string& text)
-{
-    std::ofstream out(path, std::ios::trunc);
-    out << text;
-    if (!out)
-    {
-        throw std::runtime_error("cannot write " + path);
-    }
-}
-
-std::string readFile(const std::string& path)
-{
-    std::ifstream in(path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-bool waitUntil(const std::function<bool()>& done,
-               std::chrono::milliseconds timeout)
-{
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (true)
-    {
-        if (done())
-        {
-            return true;
-        }
-        if (std::chrono::steady_clock::now() >= deadline)
-        {
-            return false;
-        }
-        std::this_thread::sleep_for(10ms);
-    }
-}
-
-TempDir::TempDir()
-{
-    std::string pattern = "/tmp/vfiod-dbus-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr)
-    {
-        throw std::runtime_error("mkdtemp failed");
-    }
-    dir = pattern;
-    // Reachable by the unprivileged test user (nobody).
-    ::chmod(dir.c_str(), 0755);
-}
-
-TempDir::~TempDir()
-{
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
-}
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv,
                            const std::string& logFile)
@@ -127,66 +65,57 @@ ChildProcess::~ChildProcess()
 {
     if (!status)
     {
-        stop(SIGKILL, 5s);
+        stop(SIGKILL);
     }
 }
 
 bool ChildProcess::running()
 {
-    return !wait(0ms).has_value();
+    if (!status)
+    {
+        int raw = 0;
+        if (::waitpid(child, &raw, WNOHANG) == child)
+        {
+            status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+        }
+    }
+    return !status;
 }
 
-std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout)
+int ChildProcess::wait()
 {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!status)
     {
         int raw = 0;
-        pid_t r = ::waitpid(child, &raw, WNOHANG);
+        pid_t r = ::waitpid(child, &raw, 0);
         if (r == child)
         {
             status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-            break;
         }
-        if (r < 0 || std::chrono::steady_clock::now() >= deadline)
+        else if (r < 0 && errno != EINTR)
         {
-            return status;
+            status = -1; // not ours to reap (never expected): unknown
         }
-        std::this_thread::sleep_for(5ms);
     }
-    return status;
+    return *status;
 }
 
-std::optional<int> ChildProcess::stop(int signal,
-                                      std::chrono::milliseconds timeout)
+int ChildProcess::stop(int signal)
 {
-    if (status)
+    if (!status)
     {
-        return status;
+        ::kill(child, signal);
     }
-    ::kill(child, signal);
-    if (auto exited = wait(timeout))
-    {
-        return exited;
-    }
-    ::kill(child, SIGKILL);
-    wait(5s);
-    return std::nullopt;
+    return wait();
 }
 
-CommandResult runCommand(const std::vector<std::string>& argv,
-                         std::chrono::milliseconds timeout)
+CommandResult runCommand(const std::vector<std::string>& argv)
 {
     TempDir scratch;
     std::string log = scratch / "output";
     CommandResult result;
     ChildProcess process(argv, log);
-    auto status = process.wait(timeout);
-    if (!status)
-    {
-        process.stop(SIGKILL, 1s);
-    }
-    result.status = status.value_or(-1);
+    result.status = process.wait();
     result.output = readFile(log);
     return result;
 }
@@ -267,7 +196,9 @@ VfiodBus::VfiodBus()
                                  "--config-file=" + (temp / "bus.conf"),
                                  "--nofork", "--nopidfile", "--nosyslog"},
         temp / "dbus-daemon.log");
-    bool up = waitUntil(
+    // Polled: the socket announces nothing. Ends when it connects or when
+    // dbus-daemon exits.
+    bool up = vfiod::test::waitFor(
         [&] {
             try
             {
@@ -276,10 +207,10 @@ VfiodBus::VfiodBus()
             }
             catch (const sdbus::Error&)
             {
-                return dbusDaemon->running() ? false : true;
+                return false;
             }
         },
-        10s);
+        [&] { return !dbusDaemon->running(); });
     if (!up || !dbusDaemon->running())
     {
         throw std::runtime_error("dbus-daemon did not start: " +
@@ -293,7 +224,7 @@ VfiodBus::~VfiodBus()
     polkit.reset();
     if (dbusDaemon)
     {
-        dbusDaemon->stop(SIGTERM, 5s);
+        dbusDaemon->stop(SIGTERM);
     }
 }
 
@@ -305,13 +236,8 @@ void VfiodBus::startPolkit(const std::string& rules)
                                  busAddress, "--rules", temp / "polkit.rules",
                                  "--log", temp / "polkit.calls"},
         temp / "polkit.log");
-    if (!waitUntil(
-            [&] {
-                return nameHasOwner("org.freedesktop.PolicyKit1") ||
-                       !polkit->running();
-            },
-            10s) ||
-        !polkit->running())
+    if (!waitForOwner("org.freedesktop.PolicyKit1", true,
+                      [&] { return !polkit->running(); }))
     {
         throw std::runtime_error("mock polkit did not start: " +
                                  readFile(temp / "polkit.log"));
@@ -327,10 +253,9 @@ void VfiodBus::stopPolkit()
 {
     if (polkit)
     {
-        polkit->stop(SIGTERM, 5s);
+        polkit->stop(SIGTERM);
         polkit.reset();
-        waitUntil([&] { return !nameHasOwner("org.freedesktop.PolicyKit1"); },
-                  5s);
+        waitForOwner("org.freedesktop.PolicyKit1", false);
     }
 }
 
@@ -354,10 +279,7 @@ void VfiodBus::startVfiod(const std::string& hostFile,
                                  "--sim-state", simState(), "--bus-address",
                                  busAddress, "--config", configPath(), "-v"},
         temp / "vfiod.log");
-    if (!waitUntil(
-            [&] { return nameHasOwner("org.vfiod1") || !vfiod->running(); },
-            15s) ||
-        !vfiod->running())
+    if (!waitForOwner("org.vfiod1", true, [&] { return !vfiod->running(); }))
     {
         throw std::runtime_error("vfiod did not take org.vfiod1: " +
                                  vfiodLog());
@@ -370,8 +292,13 @@ std::optional<int> VfiodBus::stopVfiod()
     {
         return std::nullopt;
     }
-    auto status = vfiod->stop(SIGTERM, 10s);
-    return status;
+    return vfiod->stop(SIGTERM);
+}
+
+bool VfiodBus::waitFor(const std::function<bool()>& done)
+{
+    return vfiod::test::waitFor(
+        done, [&] { return vfiod == nullptr || !vfiod->running(); });
 }
 
 std::string VfiodBus::vfiodLog() const
@@ -424,6 +351,45 @@ bool VfiodBus::nameHasOwner(const std::string& name) const
         .withArguments(name)
         .storeResultsTo(owned);
     return owned;
+}
+
+bool VfiodBus::waitForOwner(const std::string& name, bool owned,
+                            const std::function<bool()>& stop) const
+{
+    auto watcher = connect();
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool seen = false;
+    // In place before the look below, so a change in between is not missed.
+    sdbus::Slot match = watcher->addMatch(
+        "type='signal',sender='org.freedesktop.DBus',"
+        "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" +
+            name + "'",
+        [&](sdbus::Message& message) {
+            std::string which, before, after;
+            message >> which >> before >> after;
+            std::lock_guard lock(mutex);
+            if (after.empty() != owned)
+            {
+                seen = true;
+                changed.notify_all();
+            }
+        });
+    watcher->enterEventLoopAsync();
+    bool already = nameHasOwner(name) == owned;
+    bool result = false;
+    {
+        std::unique_lock lock(mutex);
+        seen = seen || already;
+        // Woken by the signal; the 100 ms only look at stop() again.
+        while (!seen && !(stop && stop()))
+        {
+            changed.wait_for(lock, 100ms);
+        }
+        result = seen;
+    }
+    watcher->leaveEventLoop();
+    return result;
 }
 
 } // namespace vfiod::test

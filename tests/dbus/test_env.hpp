@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "test_support.hpp"
+
 namespace sdbus
 {
 class IConnection;
@@ -18,38 +20,6 @@ namespace vfiod::test
 {
 
 using namespace std::chrono_literals;
-
-/** @brief An environment variable the test needs; fails loudly if unset. */
-std::string requiredEnv(const char* name);
-
-void writeFile(const std::string& path, const std::string& text);
-std::string readFile(const std::string& path);
-
-/** @brief Polls @p done every 10 ms until it holds or @p timeout passes. */
-bool waitUntil(const std::function<bool()>& done,
-               std::chrono::milliseconds timeout);
-
-/** @brief A fresh directory under /tmp, removed with its contents. */
-class TempDir
-{
-  public:
-    TempDir();
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const std::string& path() const noexcept
-    {
-        return dir;
-    }
-    std::string operator/(const std::string& name) const
-    {
-        return dir + "/" + name;
-    }
-
-  private:
-    std::string dir;
-};
 
 /** @brief A spawned process; stdout and stderr go to a log file. */
 class ChildProcess
@@ -67,16 +37,19 @@ class ChildProcess
         return child;
     }
 
+    /** @brief Whether it has not exited yet (never blocks). */
     bool running();
 
     /**
-     * @brief Waits for the exit; std::nullopt on timeout.
-     * @return the exit code, or 128 + signal.
+     * @brief Waits for the exit, however long it takes (a hang is ended by
+     * meson's timeout).
+     * @return the exit code, 128 + signal, or -1 when it cannot be
+     *         reaped.
      */
-    std::optional<int> wait(std::chrono::milliseconds timeout);
+    int wait();
 
-    /** @brief Sends @p signal and waits; SIGKILL if it does not exit. */
-    std::optional<int> stop(int signal, std::chrono::milliseconds timeout);
+    /** @brief Sends @p signal and waits for the exit (see wait()). */
+    int stop(int signal);
 
   private:
     pid_t child = -1;
@@ -85,13 +58,12 @@ class ChildProcess
 
 struct CommandResult
 {
-    int status = -1;    ///< exit code, 128 + signal, or -1 on timeout
+    int status = -1;    ///< exit code, or 128 + signal
     std::string output; ///< stdout and stderr
 };
 
-/** @brief Runs a command to completion (bounded) and captures its output. */
-CommandResult runCommand(const std::vector<std::string>& argv,
-                         std::chrono::milliseconds timeout = 10s);
+/** @brief Runs a command to completion and captures its output. */
+CommandResult runCommand(const std::vector<std::string>& argv);
 
 /** @brief The uid tests use as an unprivileged caller: nobody. */
 constexpr uid_t nobodyUid = 65534;
@@ -142,13 +114,19 @@ class VfiodBus
     /**
      * @brief Writes vfiod.toml (@p config, plus [access] for the test's
      * own user when it is not root) and starts vfiod on @p hostFile;
-     * waits (bounded) until it owns org.vfiod1.
+     * waits until it owns org.vfiod1 (throws if it exits first).
      */
     void startVfiod(const std::string& hostFile,
                     const std::string& config = "");
 
-    /** @brief SIGTERM; the exit status (nullopt: had to be killed). */
+    /** @brief SIGTERM; the exit status (nullopt: no vfiod was started). */
     std::optional<int> stopVfiod();
+
+    /**
+     * @brief Polls @p done until it holds (true) or vfiod exits first
+     * (false): for states vfiod announces no signal for. No time bound.
+     */
+    bool waitFor(const std::function<bool()>& done);
 
     ChildProcess* vfiodProcess()
     {
@@ -172,6 +150,14 @@ class VfiodBus
     std::unique_ptr<sdbus::IConnection> connect() const;
 
     bool nameHasOwner(const std::string& name) const;
+
+    /**
+     * @brief Waits until @p name has an owner (@p owned) or none, woken by
+     * the bus's NameOwnerChanged, or until @p stop holds (false then;
+     * looked at every 100 ms). No time bound.
+     */
+    bool waitForOwner(const std::string& name, bool owned,
+                      const std::function<bool()>& stop = nullptr) const;
 
   private:
     TempDir temp;

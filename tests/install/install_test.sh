@@ -6,27 +6,10 @@
 # EXPECTED_FILES (expected-files.in, configured): "x|f|d PATH" lines.
 
 set -u
+. "$(dirname "$0")/../support/lib.sh"
 
 BUILD=$1
 EXPECTED=$2
-
-PASSED=0
-FAILED=0
-pass()
-{
-    PASSED=$((PASSED + 1))
-    echo "ok   $1"
-}
-fail()
-{
-    FAILED=$((FAILED + 1))
-    echo "FAIL $1"
-    shift
-    local line
-    for line in "$@"; do
-        echo "     $line"
-    done
-}
 
 MESON=${MESON:-meson}
 if ! command -v "$MESON" >/dev/null 2>&1; then
@@ -34,8 +17,7 @@ if ! command -v "$MESON" >/dev/null 2>&1; then
     exit 77
 fi
 
-DEST=$(mktemp -d "${TMPDIR:-/tmp}/install-test.XXXXXX")
-trap 'rm -rf "$DEST"' EXIT
+temp_dir DEST install-test
 
 # --no-rebuild: meson test has built everything already, and a nested
 # ninja would fight the outer one for the build directory.
@@ -44,8 +26,7 @@ if out=$("$MESON" install -C "$BUILD" --destdir "$DEST" --no-rebuild \
     pass "meson install --destdir succeeds"
 else
     fail "meson install --destdir succeeds" "$(tail -20 <<<"$out")"
-    echo "$PASSED passed, $FAILED failed"
-    exit 1
+    finish
 fi
 
 # 1. Each expected file in its place.
@@ -183,5 +164,4 @@ else
         "${completion:-not found}"
 fi
 
-echo "$PASSED passed, $FAILED failed"
-[[ $FAILED -eq 0 ]]
+finish

@@ -14,12 +14,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOMAINS = os.path.join(HERE, "domains")
 sys.path.insert(0, os.path.join(HERE, "..", "service"))
-from sim_daemon import Checks, SimDaemon, wait_until  # noqa: E402
+from sim_daemon import Checks, SimDaemon  # noqa: E402
 
 ALL_OPERATIONS = [("prepare", "begin"), ("start", "begin"),
                   ("started", "begin"), ("stopped", "end"),
@@ -60,18 +59,16 @@ class Fake:
             "FAKE_STATE": self.state,
         }
 
-    def run(self, domain, operation, sub, xml, extra_env=None, timeout=30):
+    def run(self, domain, operation, sub, xml, extra_env=None):
         env = dict(self.env)
         env.update(extra_env or {})
-        start = time.monotonic()
         # Pipes, as libvirt gives: the call returning at all proves the
-        # holders did not keep them open.
-        result = subprocess.run([sys.executable, self.hook, domain,
-                                 operation, sub, "-"],
-                                input=xml, capture_output=True, text=True,
-                                env=env, timeout=timeout)
-        result.elapsed = time.monotonic() - start
-        return result
+        # holders did not keep them open (no time bound: a hook that never
+        # returns is ended by meson's timeout).
+        return subprocess.run([sys.executable, self.hook, domain,
+                               operation, sub, "-"],
+                              input=xml, capture_output=True, text=True,
+                              env=env)
 
     def calls(self):
         try:
@@ -239,9 +236,12 @@ def fake_tests(checks, hook):
         r = fake.run("db-server", "prepare", "begin", domain_xml("nvme.xml"),
                      {"FAKE_HANG": "0000:41:00.0", "VFIOD_HOOK_TIMEOUT": "1"})
         calls = fake.calls()[before:]
+        # The hanging holder never reports: the hook returning at all, with
+        # its deadline's message, shows it gave up (how soon is its own
+        # VFIOD_HOOK_TIMEOUT; the test sets no clock of its own).
         checks.check("timeout: prepare begin exits 1 after the deadline",
-                     r.returncode == 1 and "timed out" in r.stderr
-                     and r.elapsed < 10, r.stderr, f"{r.elapsed:.1f} s")
+                     r.returncode == 1 and "timed out" in r.stderr,
+                     r.stderr)
         checks.check("timeout: the hanging holder is stopped",
                      "released 0000:41:00.0" in calls
                      and fake.holders("db-server") == {}, calls)
@@ -281,12 +281,12 @@ def real_tests(checks, hook, vfioctl, vfiod, source_root):
         def show(address):
             out = subprocess.run([vfioctl, "--bus-address", sim.bus, "--json",
                                   "show", address], capture_output=True,
-                                 text=True, timeout=30).stdout
+                                 text=True).stdout
             return json.loads(out)
 
         devices = json.loads(subprocess.run(
             [vfioctl, "--bus-address", sim.bus, "--json", "list"],
-            capture_output=True, text=True, timeout=30).stdout)["devices"]
+            capture_output=True, text=True).stdout)["devices"]
         groups = {}
         for d in devices:
             groups.setdefault(d["IommuGroup"], []).append(d)
@@ -312,7 +312,7 @@ def real_tests(checks, hook, vfioctl, vfiod, source_root):
         r = subprocess.run([sys.executable, hook, "db-server", "prepare",
                             "begin", "-"],
                            input=xml, capture_output=True, text=True,
-                           env=env, timeout=60)
+                           env=env)
         state = show(address)
         checks.check(f"real vfiod: prepare begin assigns {address}",
                      r.returncode == 0 and state["State"] == "assigned",
@@ -320,7 +320,7 @@ def real_tests(checks, hook, vfioctl, vfiod, source_root):
         r = subprocess.run([sys.executable, hook, "db-server", "release",
                             "end", "-"],
                            input=xml, capture_output=True, text=True,
-                           env=env, timeout=60)
+                           env=env)
         state = show(address)
         # Released, not unbound: where the device goes after its owner is
         # vfiod's policy (by default it stays on vfio, ready for the next
@@ -332,8 +332,7 @@ def real_tests(checks, hook, vfioctl, vfiod, source_root):
                      not os.path.exists(os.path.join(env["VFIOD_HOOK_RUN_DIR"],
                                                      "db-server")))
         r = subprocess.run([vfioctl, "--bus-address", sim.bus, "unbind",
-                            address], capture_output=True, text=True,
-                           timeout=60)
+                            address], capture_output=True, text=True)
         checks.check(f"real vfiod: and unbind then gives it back to "
                      f"{original}", r.returncode == 0
                      and show(address)["Driver"] == original,

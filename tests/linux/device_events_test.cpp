@@ -9,6 +9,7 @@
 #include "config/policy.hpp"
 #include "service/device_service.hpp"
 #include "recording_testbed.hpp"
+#include "test_support.hpp"
 
 #include <poll.h>
 #include <umockdev.h>
@@ -53,14 +54,10 @@ class DeviceEventsTest : public ::testing::Test
         ASSERT_TRUE(manager->enumerate().empty());
     }
 
-    /** @brief Feeds every event that arrives within @p timeout in. */
-    size_t pump(std::chrono::milliseconds timeout = 5s)
+    /** @brief Waits for events (no time bound) and feeds them in. */
+    size_t pump()
     {
-        pollfd pfd{source->fd(), POLLIN, 0};
-        if (::poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0)
-        {
-            return 0;
-        }
+        waitReadable(source->fd());
         std::vector<Uevent> events = source->receive();
         for (const Uevent& event : events)
         {

@@ -1,4 +1,5 @@
 #include "recording_testbed.hpp"
+#include "test_support.hpp"
 
 #include <umockdev.h>
 
@@ -12,13 +13,7 @@ namespace vfiod::test
 
 std::string recordingPath(const std::string& name)
 {
-    const char* root = std::getenv("VFIOD_SOURCE_ROOT");
-    if (root == nullptr)
-    {
-        throw std::runtime_error("VFIOD_SOURCE_ROOT is not set: run the "
-                                 "tests through meson test");
-    }
-    return std::string(root) + "/tests/fixtures/sysfs/" + name;
+    return requiredEnv("VFIOD_SOURCE_ROOT") + "/tests/fixtures/sysfs/" + name;
 }
 
 const RecordingTestbed& sharedRecording(const std::string& recording)

@@ -8,6 +8,7 @@
 #include "pci/pci_device.hpp"
 #include "config/policy.hpp"
 #include "config/udev_rules.hpp"
+#include "test_support.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -374,7 +375,7 @@ class UdevadmTest : public ::testing::Test
 
     static std::string plainRecording()
     {
-        return std::string(std::getenv("VFIOD_SOURCE_ROOT")) +
+        return vfiod::test::requiredEnv("VFIOD_SOURCE_ROOT") +
                "/tests/fixtures/sysfs/q35-linux6.1-plain.umockdev";
     }
 
@@ -383,7 +384,7 @@ class UdevadmTest : public ::testing::Test
     {
         std::map<std::string, std::string> rules;
         fs::path source =
-            fs::path(std::getenv("VFIOD_SOURCE_ROOT")) / "udev-rules";
+            fs::path(vfiod::test::requiredEnv("VFIOD_SOURCE_ROOT")) / "udev-rules";
         for (const auto& entry : fs::directory_iterator(source))
         {
             if (entry.path().extension() == ".rules")
@@ -471,7 +472,7 @@ TEST_F(UdevadmTest, StaticRulesLinkVfioNodesByAddressAndStartVfiod)
 {
     // A hand-written testbed (tests/files/vfio-nodes.umockdev): a NIC on
     // vfio-pci with its per-device cdev, and a group node.
-    std::string nodes = std::string(std::getenv("VFIOD_SOURCE_ROOT")) +
+    std::string nodes = vfiod::test::requiredEnv("VFIOD_SOURCE_ROOT") +
                         "/tests/files/vfio-nodes.umockdev";
     std::map<std::string, std::string> rules = staticRules();
     ASSERT_EQ(rules.size(), 2u);

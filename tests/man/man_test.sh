@@ -10,6 +10,7 @@
 # not installed.
 
 set -u
+. "$(dirname "$0")/../support/lib.sh"
 
 if [[ $# -lt 3 ]]; then
     echo "usage: $0 VFIOCTL VFIOD PAGE..." >&2
@@ -26,28 +27,7 @@ if ! command -v man >/dev/null 2>&1; then
     exit 77
 fi
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/man-test.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-
-PASSED=0
-FAILED=0
-
-pass()
-{
-    PASSED=$((PASSED + 1))
-    echo "ok   $1"
-}
-
-fail()
-{
-    FAILED=$((FAILED + 1))
-    echo "FAIL $1"
-    shift
-    local line
-    for line in "$@"; do
-        echo "     $line"
-    done
-}
+temp_dir TMP man-test
 
 # page_named NAME: the path of the page whose file name is NAME.
 page_named()
@@ -167,5 +147,4 @@ else
     fi
 fi
 
-echo "$PASSED passed, $FAILED failed"
-[[ $FAILED -eq 0 ]]
+finish

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "plugin/plugin_host.hpp"
+#include "test_support.hpp"
 
 #include <cstdlib>
 #include <mutex>
@@ -11,16 +12,7 @@
 namespace vfiod::plugintest
 {
 
-/** @brief An environment variable the meson test definition sets. */
-inline std::string requiredEnv(const char* name)
-{
-    const char* value = std::getenv(name);
-    if (value == nullptr)
-    {
-        throw std::runtime_error(std::string(name) + " is not set");
-    }
-    return value;
-}
+using vfiod::test::requiredEnv;
 
 /** @brief Collects the plugin host's log lines. */
 class LogCapture

@@ -65,14 +65,6 @@ class SimMigrationTest : public ::testing::Test
         return dir.path() + "/" + name;
     }
 
-    static std::string slurp(const std::string& path)
-    {
-        std::ifstream in(path, std::ios::binary);
-        std::ostringstream text;
-        text << in.rdbuf();
-        return text.str();
-    }
-
     /** @brief Saves @p address into a new file, returns its bytes. */
     std::string saveToFile(MigrationEngine& engine, const std::string& name,
                            const StreamOptions& options = {})
@@ -80,7 +72,7 @@ class SimMigrationTest : public ::testing::Test
         UniqueFd sink(::open(file(name).c_str(),
                              O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
         engine.save(sink.get(), options);
-        return slurp(file(name));
+        return vfiod::test::readFile(file(name));
     }
 
     void loadFromFile(MigrationEngine& engine, const std::string& name,

@@ -10,30 +10,12 @@
 # prints devices, to complete addresses from.
 
 set -u
+. "$(dirname "$0")/../support/lib.sh"
 
 COMPLETION=$1
 VFIOCTL=$2
 
-PASSED=0
-FAILED=0
-pass()
-{
-    PASSED=$((PASSED + 1))
-    echo "ok   $1"
-}
-fail()
-{
-    FAILED=$((FAILED + 1))
-    echo "FAIL $1"
-    shift
-    local line
-    for line in "$@"; do
-        echo "     $line"
-    done
-}
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/completion-test.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+temp_dir TMP completion-test
 
 # A sysfs PCI device directory of our own, for the fallback.
 mkdir -p "$TMP/pci/0000:00:1f.3" "$TMP/pci/0000:3b:00.0"
@@ -84,8 +66,8 @@ complete_line()
     REPLY_TEXT=$(printf '%s\n' "${COMPREPLY[@]}" | sort)
 }
 
-# expect NAME PROGRAM LINE WANT...: the candidates are exactly WANT.
-expect()
+# expect_exactly NAME PROGRAM LINE WANT...: the candidates are exactly WANT.
+expect_exactly()
 {
     local name=$1 program=$2 line=$3
     shift 3
@@ -125,12 +107,12 @@ mapfile -t subcommands < <("$VFIOCTL" --help | awk '
     /^Subcommands:/ { inside = 1; next }
     inside && /^[[:space:]]*$/ { exit }
     inside { print $1 }')
-expect "all subcommands of vfioctl --help (${#subcommands[@]})" \
+expect_exactly "all subcommands of vfioctl --help (${#subcommands[@]})" \
     "$VFIOCTL" "" "${subcommands[@]}"
 expect_has "the subcommands of the issue" "$VFIOCTL" "" list show bind \
     unbind assign release reset monitor reload check-config
-expect "a prefix: un" "$VFIOCTL" "un" unbind
-expect "a prefix: re" "$VFIOCTL" "re" $(printf '%s\n' "${subcommands[@]}" |
+expect_exactly "a prefix: un" "$VFIOCTL" "un" unbind
+expect_exactly "a prefix: re" "$VFIOCTL" "re" $(printf '%s\n' "${subcommands[@]}" |
     grep '^re')
 expect_has "global options" "$VFIOCTL" "--" --json --bus-address --help \
     --version
@@ -140,50 +122,49 @@ expect_has "bind options" "$VFIOCTL" "bind 0000:01:00.0 --" --driver \
     --group --json
 expect_has "reset options" "$VFIOCTL" "reset 0000:01:00.0 --" --method
 expect_has "assign options" "$VFIOCTL" "assign --" --driver
-expect "--driver values: vfio-pci and the variants" "$VFIOCTL" \
+expect_exactly "--driver values: vfio-pci and the variants" "$VFIOCTL" \
     "bind 0000:01:00.0 --driver mlx" mlx5_vfio_pci
-expect "--method values" "$VFIOCTL" "reset 0000:01:00.0 --method f" flr
+expect_exactly "--method values" "$VFIOCTL" "reset 0000:01:00.0 --method f" flr
 
 # Addresses from vfioctl --json list.
-expect "addresses from list --json" "$FAKE" "show " 0000:01:00.0 \
+expect_exactly "addresses from list --json" "$FAKE" "show " 0000:01:00.0 \
     0000:01:00.1 0000:02:00.0
 # Across ':' word breaks, bash replaces only the part after the last ':'.
-expect "a prefix with colons: 0000:01:" "$FAKE" "bind 0000:01:" 00.0 00.1
-expect "a prefix with colons: 0000:0" "$FAKE" "unbind 0000:0" \
+expect_exactly "a prefix with colons: 0000:01:" "$FAKE" "bind 0000:01:" 00.0 00.1
+expect_exactly "a prefix with colons: 0000:0" "$FAKE" "unbind 0000:0" \
     01:00.0 01:00.1 02:00.0
-expect "only the first positional is an address" "$FAKE" \
+expect_exactly "only the first positional is an address" "$FAKE" \
     "show 0000:01:00.0 " ""
-expect "--bus-address is passed on to list" "$FAKE" \
+expect_exactly "--bus-address is passed on to list" "$FAKE" \
     "--bus-address unix:path=/x show 0000:02" 02:00.0
 if grep -q -- "--bus-address unix:path=/x" "$TMP/list-calls" 2>/dev/null; then
     pass "list was asked on the given bus"
 else
     fail "list was asked on the given bus" "$(cat "$TMP/list-calls" 2>&1)"
 fi
-expect "an option value is not taken for the address" "$FAKE" \
+expect_exactly "an option value is not taken for the address" "$FAKE" \
     "bind --driver vfio-pci 0000:01:00." 00.0 00.1
 
 # Without vfiod: the PCI devices of sysfs.
-expect "without vfiod: sysfs names" "$VFIOCTL" "reset " 0000:00:1f.3 \
+expect_exactly "without vfiod: sysfs names" "$VFIOCTL" "reset " 0000:00:1f.3 \
     0000:3b:00.0
-expect "without vfiod: sysfs names, colon prefix" "$VFIOCTL" \
+expect_exactly "without vfiod: sysfs names, colon prefix" "$VFIOCTL" \
     "reset 0000:3b:" 00.0
 
 # assign ADDR -- CMD.
-expect "assign ADDR: then --" "$FAKE" "assign 0000:01:00.0 " --
+expect_exactly "assign ADDR: then --" "$FAKE" "assign 0000:01:00.0 " --
 expect_has "assign ADDR -- CMD: commands" "$FAKE" \
     "assign 0000:01:00.0 -- bas" bash
 # check-config DIR: directories.
 mkdir -p "$TMP/confdir"
-expect "check-config: a directory" "$VFIOCTL" "check-config $TMP/confd" \
+expect_exactly "check-config: a directory" "$VFIOCTL" "check-config $TMP/confd" \
     "$TMP/confdir"
 # Nothing to complete after list.
-expect "list takes no positional" "$FAKE" "list " ""
+expect_exactly "list takes no positional" "$FAKE" "list " ""
 
 # A subcommand the fallback list names but this vfioctl may not have yet
 # completes its address when vfioctl cannot be run at all.
 expect_has "fallback: a vfioctl that cannot run" "/nonexistent/vfioctl" "" \
     list show explain plugins migrate
 
-echo "$PASSED passed, $FAILED failed"
-[[ $FAILED -eq 0 ]]
+finish

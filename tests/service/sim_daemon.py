@@ -6,20 +6,97 @@ conf/sim-host.toml as the machine, so no real device is ever touched.
 """
 
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 
-def wait_until(done, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if done():
+class DatagramSocket:
+    """A datagram socket read on a thread, so that each datagram is stamped
+    when it arrives and a small queue (net.unix.max_dgram_qlen) never fills
+    up. parse(bytes) makes the entry kept in received as (monotonic time,
+    parsed, raw). Waits are woken by each arrival."""
+
+    MARK = b"VFIOD_TEST_FLUSH="
+
+    def __init__(self, path, parse):
+        self.path = path
+        self.parse = parse
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.changed = threading.Condition()
+        self.received = []
+        self.marks = 0
+        self.marks_seen = 0
+        self.thread = threading.Thread(target=self.receive, daemon=True)
+        self.thread.start()
+
+    def receive(self):
+        while True:
+            try:
+                data = self.sock.recv(1 << 20)
+            except OSError:
+                return
+            if data == b"":
+                return  # close(): the empty datagram that ends the thread
+            with self.changed:
+                if data.startswith(self.MARK):
+                    self.marks_seen += 1
+                else:
+                    self.received.append((time.monotonic(),
+                                          self.parse(data), data))
+                self.changed.notify_all()
+
+    @property
+    def messages(self):
+        with self.changed:
+            return list(self.received)
+
+    def wait(self, done, stop=None):
+        """Waits until done(messages) holds (True), woken by each datagram,
+        or until stop() does (done(messages) then). No time bound."""
+        with self.changed:
+            while not done(self.received):
+                if stop is not None and stop():
+                    return done(self.received)
+                # The timeout only looks at stop() again; arrivals wake at
+                # once.
+                self.changed.wait(0.1 if stop is not None else None)
             return True
-        time.sleep(step)
-    return done()
+
+    def flush(self):
+        """Returns once every datagram sent before the call was received:
+        one of our own, queued behind them, has come through."""
+        with self.changed:
+            self.marks += 1
+            want = self.marks
+        sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            sender.sendto(self.MARK + str(want).encode(), self.path)
+        finally:
+            sender.close()
+        with self.changed:
+            self.changed.wait_for(lambda: self.marks_seen >= want)
+
+    def take(self):
+        """The entries received so far, removed."""
+        with self.changed:
+            taken, self.received = self.received, []
+        return taken
+
+    def close(self):
+        sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            sender.sendto(b"", self.path)
+        finally:
+            sender.close()
+        self.thread.join()
+        self.sock.close()
 
 
 class SimDaemon:
@@ -59,10 +136,12 @@ class SimDaemon:
         with open(self.config, "w") as f:
             f.write(f'[daemon]\nstate_dir = "{self.tmp}/state"\n\n'
                     f'[access]\nusers = ["{user}"]\n')
+        # It prints its address once it listens (EOF if it exits first).
         self.dbus = subprocess.Popen(
-            ["dbus-daemon", "--nofork", "--config-file=" + conf],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not wait_until(lambda: os.path.exists(self.bus_path), 5):
+            ["dbus-daemon", "--nofork", "--print-address=1",
+             "--config-file=" + conf],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        if not self.dbus.stdout.readline():
             raise RuntimeError("the private dbus-daemon did not start")
         return self
 
@@ -87,9 +166,27 @@ class SimDaemon:
         self.process = subprocess.Popen(argv, env=full_env,
                                         stdin=subprocess.DEVNULL,
                                         stdout=stderr, stderr=stderr)
-        if wait_for_name and not wait_until(self.owns_name, 20):
+        if wait_for_name and not self.wait_for_name():
             raise RuntimeError("vfiod did not take org.vfiod1: " + self.log())
         return self.process
+
+    def wait_for_name(self):
+        """Waits until vfiod owns org.vfiod1 (gdbus wait follows
+        NameOwnerChanged) or exits, whichever comes first: both processes'
+        pidfds, no polling and no time bound."""
+        waiter = subprocess.Popen(["gdbus", "wait", "--address", self.bus,
+                                   "org.vfiod1"],
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        fds = [os.pidfd_open(waiter.pid), os.pidfd_open(self.process.pid)]
+        try:
+            select.select(fds, [], [])
+        finally:
+            for fd in fds:
+                os.close(fd)
+        if waiter.poll() is None:
+            waiter.kill()
+        return waiter.wait() == 0 and self.process.poll() is None
 
     def owns_name(self):
         if self.process is not None and self.process.poll() is not None:
@@ -99,17 +196,14 @@ class SimDaemon:
                            stderr=subprocess.DEVNULL)
         return r.returncode == 0
 
-    def stop_vfiod(self, timeout=20):
+    def stop_vfiod(self):
+        """SIGTERM, then the exit status, however long it takes."""
         if self.process is None:
             return None
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            return None
+            return self.process.wait()
         finally:
             self.process = None
 
@@ -127,6 +221,7 @@ class SimDaemon:
         if self.dbus is not None:
             self.dbus.terminate()
             self.dbus.wait()
+            self.dbus.stdout.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
         return False
 

@@ -11,35 +11,17 @@
 # verifies a copy whose ExecStart is the vfiod just built.
 
 set -u
+. "$(dirname "$0")/../support/lib.sh"
 
 UNIT=$1
 VFIOD=$2
-
-PASSED=0
-FAILED=0
-pass()
-{
-    PASSED=$((PASSED + 1))
-    echo "ok   $1"
-}
-fail()
-{
-    FAILED=$((FAILED + 1))
-    echo "FAIL $1"
-    shift
-    local line
-    for line in "$@"; do
-        echo "     $line"
-    done
-}
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
     echo "skipped: systemd-analyze is not installed"
     exit 77
 fi
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/unit-test.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+temp_dir TMP unit-test
 
 # The unit's own name matters to verify (BusName, Alias): keep it.
 sed -E "s|^ExecStart=.*|ExecStart=$VFIOD|" "$UNIT" >"$TMP/vfiod.service"
@@ -61,7 +43,8 @@ value()
 {
     sed -n -E "s/^$1=(.*)$/\1/p" "$UNIT" | tail -1
 }
-expect()
+# expect_setting KEY VALUE: the last KEY= line of the unit says VALUE.
+expect_setting()
 {
     local got
     got=$(value "$1")
@@ -71,21 +54,21 @@ expect()
         fail "$1=$2" "got '$got'"
     fi
 }
-expect Type notify
-expect BusName org.vfiod1
-expect Restart on-failure
-expect StateDirectory vfiod
-expect RuntimeDirectory vfiod
-expect ConfigurationDirectory vfiod
-expect NoNewPrivileges yes
-expect ProtectHome yes
-expect PrivateTmp yes
-expect ProtectSystem strict
-expect RestrictAddressFamilies "AF_UNIX AF_NETLINK"
-expect CapabilityBoundingSet CAP_SYS_MODULE
-expect DevicePolicy closed
-expect SystemCallArchitectures native
-expect MemoryDenyWriteExecute yes
+expect_setting Type notify
+expect_setting BusName org.vfiod1
+expect_setting Restart on-failure
+expect_setting StateDirectory vfiod
+expect_setting RuntimeDirectory vfiod
+expect_setting ConfigurationDirectory vfiod
+expect_setting NoNewPrivileges yes
+expect_setting ProtectHome yes
+expect_setting PrivateTmp yes
+expect_setting ProtectSystem strict
+expect_setting RestrictAddressFamilies "AF_UNIX AF_NETLINK"
+expect_setting CapabilityBoundingSet CAP_SYS_MODULE
+expect_setting DevicePolicy closed
+expect_setting SystemCallArchitectures native
+expect_setting MemoryDenyWriteExecute yes
 
 exec_start=$(value ExecStart)
 if [[ $exec_start == /*/vfiod ]]; then
@@ -150,5 +133,4 @@ else
     echo "# skipped: systemd-analyze security --offline is not supported"
 fi
 
-echo "$PASSED passed, $FAILED failed"
-[[ $FAILED -eq 0 ]]
+finish

@@ -40,10 +40,9 @@ std::string errorOf(const std::string& text)
 
 TEST(SimHostFile, ShippedHostLoads)
 {
-    const char* root = std::getenv("VFIOD_SOURCE_ROOT");
-    ASSERT_NE(root, nullptr);
+    std::string root = vfiod::test::requiredEnv("VFIOD_SOURCE_ROOT");
     TempDir dir;
-    SimHost host(std::string(root) + "/conf/sim-host.toml",
+    SimHost host(root + "/conf/sim-host.toml",
                  dir.path() + "/state");
     auto driver = [&](const std::string& address) {
         return host.readLinkName("bus/pci/devices/" + address + "/driver")

@@ -1,11 +1,19 @@
 #pragma once
 
 #include "sim/sim_host.hpp"
+#include "sim/sim_model.hpp"
+#include "sim/sim_state_format.hpp"
+#include "sim/sim_state_watch.hpp"
+#include "test_support.hpp"
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <system_error>
 
@@ -14,43 +22,71 @@
 namespace vfiod::simtest
 {
 
-/** @brief A fresh directory, removed with everything in it afterwards. */
-class TempDir
+using vfiod::test::TempDir;
+
+/**
+ * @brief Whether the simulated kernel in @p stateDir holds an operation on
+ * @p address that has started and not finished: its writer, in whatever
+ * process, is blocked in the kernel until it does.
+ */
+inline bool pendingIn(const std::string& stateDir, const PciAddress& address)
+{
+    std::string path = stateDir + "/state";
+    sim::Model model = sim::parseState(vfiod::test::readFile(path), path);
+    const sim::Device* device = sim::findDevice(model, address);
+    return device != nullptr && device->pending.kind != sim::PendingKind::None;
+}
+
+/**
+ * @brief Waits until pendingIn() holds, woken by every change of the state
+ * directory (inotify), whichever process makes it. No time bound.
+ */
+inline void waitForPending(const std::string& stateDir,
+                           const PciAddress& address)
+{
+    sim::StateWatch watch(stateDir);
+    while (!pendingIn(stateDir, address))
+    {
+        // The hour is no limit: the loop looks again after every change.
+        watch.wait(std::chrono::hours(1));
+    }
+}
+
+/**
+ * @brief Counts the calls of this process that began to wait in the
+ * simulated kernel (sim::setWaitObserver), by device address or node
+ * path, while it lives. Declare it before the threads or futures it
+ * watches, so that it outlives them.
+ */
+class KernelWaits
 {
   public:
-    TempDir()
+    KernelWaits()
     {
-        const char* base = std::getenv("TMPDIR");
-        std::string pattern =
-            std::string(base != nullptr ? base : "/tmp") + "/vfiod-sim-XXXXXX";
-        if (::mkdtemp(pattern.data()) == nullptr)
-        {
-            throw std::system_error(errno, std::generic_category(), "mkdtemp");
-        }
-        dir = pattern;
+        sim::setWaitObserver([this](const std::string& what) {
+            std::lock_guard lock(mutex);
+            ++counts[what];
+            changed.notify_all();
+        });
     }
-    ~TempDir()
+    ~KernelWaits()
     {
-        std::error_code ec;
-        std::filesystem::remove_all(dir, ec);
+        sim::setWaitObserver({});
     }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
+    KernelWaits(const KernelWaits&) = delete;
+    KernelWaits& operator=(const KernelWaits&) = delete;
 
-    const std::string& path() const
+    /** @brief Blocks until @p n calls have begun to wait on @p what. */
+    void waitFor(const std::string& what, int n = 1)
     {
-        return dir;
-    }
-
-    std::string write(const std::string& name, const std::string& text) const
-    {
-        std::string file = dir + "/" + name;
-        std::ofstream(file) << text;
-        return file;
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return counts[what] >= n; });
     }
 
   private:
-    std::string dir;
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::map<std::string, int> counts;
 };
 
 /**

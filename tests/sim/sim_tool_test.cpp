@@ -6,10 +6,7 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <future>
-#include <sstream>
-#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -34,31 +31,22 @@ class SimTool : public SimFixture
   protected:
     Result run(const std::string& args)
     {
-        const char* tool = std::getenv("VFIOD_SIM_TOOL");
-        if (tool == nullptr)
-        {
-            ADD_FAILURE() << "VFIOD_SIM_TOOL is not set";
-            return {};
-        }
         static int counter = 0;
         std::string base = dir.path() + "/run" + std::to_string(counter++);
-        std::string command = std::string(tool) + " --state '" + stateDir +
+        std::string command = tool() + " --state '" + stateDir +
                               "' " + args + " >'" + base + ".out' 2>'" + base +
                               ".err'";
         int status = std::system(command.c_str());
         Result r;
         r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        r.out = slurp(base + ".out");
-        r.err = slurp(base + ".err");
+        r.out = vfiod::test::readFile(base + ".out");
+        r.err = vfiod::test::readFile(base + ".err");
         return r;
     }
 
-    static std::string slurp(const std::string& path)
+    static std::string tool()
     {
-        std::ifstream in(path);
-        std::ostringstream text;
-        text << in.rdbuf();
-        return text.str();
+        return vfiod::test::requiredEnv("VFIOD_SIM_TOOL");
     }
 };
 
@@ -66,7 +54,7 @@ TEST_F(SimTool, InitListAndShow)
 {
     TempDir other;
     std::string fresh = other.path() + "/state";
-    std::string command = std::string(std::getenv("VFIOD_SIM_TOOL")) +
+    std::string command = tool() +
                           " --state '" + fresh + "' --host '" + hostFile +
                           "' init";
     ASSERT_EQ(std::system(command.c_str()), 0);
@@ -120,7 +108,7 @@ TEST_F(SimTool, DrivesTheSameKernelAsTheLibrary)
     auto unbind = std::async(std::launch::async, [this] {
         return writeErrno("bus/pci/drivers/vfio-pci/unbind", "0000:01:00.1");
     });
-    std::this_thread::sleep_for(80ms);
+    waitForPending(stateDir, PciAddress::parse("0000:01:00.1"));
     ASSERT_EQ(unbind.wait_for(0ms), std::future_status::timeout);
     ASSERT_EQ(run("close 0000:01:00.1").status, 0);
     EXPECT_EQ(unbind.get(), 0);

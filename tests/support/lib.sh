@@ -2,6 +2,7 @@
 # `finish`:
 #
 #   . "$(dirname "$0")/../support/lib.sh"
+#   temp_dir TMP my-test
 #   pass "what held"
 #   fail "what did not" "detail line" ...
 #   finish
@@ -42,14 +43,49 @@ expect()
     fi
 }
 
-# temp_dir NAME: a private directory removed when the script exits.
+# on_exit COMMAND: runs COMMAND (with eval) when the script exits, after
+# every COMMAND registered later (last in, first out).
+ON_EXIT=()
+on_exit()
+{
+    ON_EXIT+=("$1")
+    trap run_on_exit EXIT
+}
+
+run_on_exit()
+{
+    local i
+    for ((i = ${#ON_EXIT[@]} - 1; i >= 0; i--)); do
+        eval "${ON_EXIT[i]}"
+    done
+}
+
+# temp_dir VAR NAME: sets VAR to a private directory, removed when the
+# script exits. (Not $(temp_dir ...): the subshell would remove it at once.)
 temp_dir()
 {
-    local dir
-    dir=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX") || exit 1
+    local made
+    made=$(mktemp -d "${TMPDIR:-/tmp}/$2.XXXXXX") || exit 1
+    printf -v "$1" %s "$made"
     # shellcheck disable=SC2064 # the path is fixed now, on purpose
-    trap "rm -rf '$dir'" EXIT
-    echo "$dir"
+    on_exit "rm -rf '$made'"
+}
+
+# wait_for PID CMD...: waits until CMD succeeds (0) or process PID is gone
+# (1). It polls, so it is for states nothing announces; it has no time
+# bound: a test that hangs is ended by meson's timeout, never failed for
+# being slow.
+wait_for()
+{
+    local pid=$1
+    shift
+    until "$@"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            "$@"
+            return
+        fi
+        sleep 0.05
+    done
 }
 
 finish()

@@ -9,6 +9,7 @@
 #include "kernel/sysfs_layout.hpp"
 #include "service/device_service.hpp"
 #include "sim/sim_host.hpp"
+#include "test_support.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,8 +18,6 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <future>
 #include <mutex>
 
@@ -128,21 +127,18 @@ class ServiceOnSim : public ::testing::Test
   protected:
     void SetUp() override
     {
-        char tmpl[] = "/tmp/vfiod-service-XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr);
-        dir = tmpl;
-        gateFifo = dir + "/gate";
+        gateFifo = dir / "gate";
         ASSERT_EQ(::mkfifo(gateFifo.c_str(), 0600), 0);
         ::setenv("VFIOD_TEST_GATE", gateFifo.c_str(), 1);
-        std::ofstream(dir + "/host.toml") << host;
-        sim = std::make_unique<SimHost>(dir + "/host.toml", dir + "/state");
+        sim = std::make_unique<SimHost>(dir.write("host.toml", host),
+                                        dir / "state");
 
         ServiceOptions options;
         options.manager.timeouts.devNode = 1s;
         // A request on a held group gives up after this and answers Busy:
         // how a test sees that the hold covers the plugin's prepare.
         options.manager.groupLockWait = 100ms;
-        options.plugins.directory = gatePluginDir();
+        options.plugins.directory = requiredEnv("VFIOD_TEST_GATE_PLUGIN_DIR");
         options.plugins.log = [this](int, const std::string& line) {
             lines.add(line);
         };
@@ -156,13 +152,6 @@ class ServiceOnSim : public ::testing::Test
         service.reset();
         sim.reset();
         ::unsetenv("VFIOD_TEST_GATE");
-        std::filesystem::remove_all(dir);
-    }
-
-    static std::string gatePluginDir()
-    {
-        const char* value = std::getenv("VFIOD_TEST_GATE_PLUGIN_DIR");
-        return value != nullptr ? value : "";
     }
 
     /** Lets the gate plugin's blocked prepare go on. */
@@ -191,7 +180,7 @@ class ServiceOnSim : public ::testing::Test
         return {address, "Bind " + address.str()};
     }
 
-    std::string dir;
+    TempDir dir;
     std::string gateFifo;
     PluginLines lines;
     std::unique_ptr<SimHost> sim;
@@ -200,7 +189,6 @@ class ServiceOnSim : public ::testing::Test
 
 TEST_F(ServiceOnSim, BindRunsThePluginAroundTheKernelSequence)
 {
-    ASSERT_FALSE(gatePluginDir().empty()) << "VFIOD_TEST_GATE_PLUGIN_DIR";
     EXPECT_EQ(service->bind(request(other), "", false), "vfio-pci");
     EXPECT_EQ(info(other).pci.driver, "vfio-pci");
     EXPECT_EQ(info(other).originalDriver, "gatedrv");

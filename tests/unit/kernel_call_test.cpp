@@ -18,7 +18,8 @@ using vfiod::Error;
 TEST(KernelCall, ReturnsWhenTheCallReturns)
 {
     bool ran = false;
-    vfiod::runWithTimeout([&ran] { ran = true; }, 1s, "test call");
+    // Hours: the timeout is not under test here, no slow machine reaches it.
+    vfiod::runWithTimeout([&ran] { ran = true; }, 1h, "test call");
     EXPECT_TRUE(ran);
 }
 
@@ -29,7 +30,7 @@ TEST(KernelCall, RethrowsTheCallsError)
                          throw std::system_error(EBUSY,
                                                  std::generic_category());
                      },
-                     1s, "test call"),
+                     1h, "test call"),
                  std::system_error);
 }
 
@@ -65,5 +66,7 @@ TEST(KernelCall, TimesOutAndLetsTheCallFinishLater)
     std::unique_lock lock(gate->mutex);
     gate->open = true;
     gate->cv.notify_all();
-    EXPECT_TRUE(gate->cv.wait_for(lock, 5s, [&] { return gate->finished; }));
+    // No time bound: a call that never finishes hangs the test until
+    // meson's timeout.
+    gate->cv.wait(lock, [&] { return gate->finished; });
 }

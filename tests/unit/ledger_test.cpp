@@ -5,6 +5,7 @@
 #include "base/error.hpp"
 #include "ledger/ledger.hpp"
 #include "sim/sim_host.hpp"
+#include "test_support.hpp"
 
 #include <unistd.h>
 
@@ -28,26 +29,17 @@ const PciAddress pf = PciAddress::parse("0000:03:00.0");
 class LedgerTest : public ::testing::Test
 {
   protected:
-    void SetUp() override
-    {
-        char pattern[] = "/tmp/vfiod-ledger-XXXXXX";
-        ASSERT_NE(::mkdtemp(pattern), nullptr);
-        dir = pattern;
-    }
     void TearDown() override
     {
         manager.reset();
         sim.reset();
-        fs::remove_all(dir);
     }
 
     /** @brief A vfiod start: a fresh manager on the same kernel and ledger. */
     ReconcileReport restart()
     {
         manager.reset();
-        std::string root = std::getenv("VFIOD_SOURCE_ROOT")
-                               ? std::getenv("VFIOD_SOURCE_ROOT")
-                               : ".";
+        std::string root = test::requiredEnv("VFIOD_SOURCE_ROOT");
         if (!sim)
         {
             sim = std::make_unique<SimHost>(root + "/conf/sim-host.toml",
@@ -55,7 +47,8 @@ class LedgerTest : public ::testing::Test
         }
         ledger = std::make_unique<Ledger>(dir + "/state");
         ManagerOptions options;
-        options.timeouts.devNode = 1s;
+        // Out of a slow machine's reach: no test here times a node out.
+        options.timeouts.devNode = std::chrono::hours(1);
         manager = std::make_unique<DeviceManager>(*sim, options);
         manager->keepLedger(*ledger);
         manager->enumerate();
@@ -67,7 +60,8 @@ class LedgerTest : public ::testing::Test
         return manager->info(address)->pci.driver;
     }
 
-    std::string dir;
+    test::TempDir tmp;
+    const std::string& dir = tmp.path();
     std::unique_ptr<SimHost> sim;
     std::unique_ptr<Ledger> ledger;
     std::unique_ptr<DeviceManager> manager;

@@ -1,5 +1,6 @@
 #include "base/error.hpp"
 #include "config/policy.hpp"
+#include "test_support.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -22,45 +23,7 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-/** @brief A fresh temporary directory, removed again on destruction. */
-class TempDir
-{
-  public:
-    TempDir()
-    {
-        std::string pattern =
-            (fs::temp_directory_path() / "policy-test.XXXXXX").string();
-        char* made = ::mkdtemp(pattern.data());
-        if (made == nullptr)
-        {
-            throw std::runtime_error("mkdtemp failed");
-        }
-        dir = made;
-    }
-    ~TempDir()
-    {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    /** @brief Writes @p name and returns its path as the parser names it. */
-    std::string write(const std::string& name, const std::string& text) const
-    {
-        fs::path path = dir / name;
-        std::ofstream(path, std::ios::binary) << text;
-        return path.string();
-    }
-
-    std::string path() const
-    {
-        return dir.string();
-    }
-
-  private:
-    fs::path dir;
-};
+using test::TempDir;
 
 class PolicyTest : public ::testing::Test
 {
@@ -253,8 +216,7 @@ match = { pf = "0000:03:00.0", vf_index = [1, "4-6"] }
 
 TEST_F(PolicyTest, ExampleFileParsesUnderATomlName)
 {
-    const char* root = std::getenv("VFIOD_SOURCE_ROOT");
-    ASSERT_NE(root, nullptr);
+    std::string root = test::requiredEnv("VFIOD_SOURCE_ROOT");
     fs::copy_file(fs::path(root) / "conf/policy.d/50-example.toml.example",
                   fs::path(tmp.path()) / "50-example.toml");
     Policy policy = load();

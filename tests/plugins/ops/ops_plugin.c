@@ -1,15 +1,20 @@
 /*
  * A plugin whose reset op behaves by the device's function number, for
- * the op-call tests: .0 succeeds, .1 hangs for a while, .2 fails with a
+ * the op-call tests: .0 succeeds, .1 hangs (until the test opens and
+ * closes the FIFO named by $VFIOD_TEST_OPS_GATE for writing, or for 2 s
+ * without it), .2 fails with a
  * reason, .3 writes a positive value nobody asked for. Its choose_driver
  * names vfio-pci; its probe declines devices with device id 0xdead.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <vfiod/plugin.h>
 
 static int probe(const struct vfiod_host_services* host,
@@ -41,6 +46,18 @@ static int reset(const struct vfiod_host_services* host,
     char function = dev->address[strlen(dev->address) - 1];
     if (function == '1')
     {
+        const char* gate = getenv("VFIOD_TEST_OPS_GATE");
+        int fd = gate != NULL ? open(gate, O_RDONLY | O_CLOEXEC) : -1;
+        if (fd >= 0)
+        {
+            /* Until the test's writer has come and gone. */
+            char byte;
+            while (read(fd, &byte, 1) > 0)
+            {
+            }
+            close(fd);
+            return 0;
+        }
         struct timespec delay = {2, 0};
         nanosleep(&delay, NULL);
         return 0;
