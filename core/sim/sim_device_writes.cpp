@@ -13,13 +13,6 @@ namespace vfiod::sim
 namespace
 {
 
-bool anyVfOpen(PciBus& bus, const Device& pf)
-{
-    std::vector<Device*> vfs = bus.vfsOf(pf);
-    return std::any_of(vfs.begin(), vfs.end(),
-                       [](const Device* vf) { return isVfioOpen(*vf); });
-}
-
 Step writeDriverOverride(Tx& tx, Device& d, std::string_view value)
 {
     // driver_set_override: the value must fit a page with its newline.
@@ -147,7 +140,7 @@ Step writeNumVfs(Tx& tx, Device& pf, std::string_view value)
     }
     if (count == 0)
     {
-        if (anyVfOpen(tx.bus, pf))
+        if (tx.bus.anyVfOpen(pf))
         {
             // Removing a VF that vfio holds open blocks like its unbind.
             return startPending(tx, pf, PendingKind::DisableSriov, 0);
@@ -191,7 +184,7 @@ Step startRemoval(Tx& tx, Device& device)
     {
         return *wait;
     }
-    if (isVfioOpen(device) || anyVfOpen(tx.bus, device))
+    if (isVfioOpen(device) || tx.bus.anyVfOpen(device))
     {
         return startPending(tx, device, PendingKind::Remove, 0);
     }

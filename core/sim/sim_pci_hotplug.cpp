@@ -118,6 +118,13 @@ std::vector<Device*> PciBus::vfsOf(const Device& pf)
     return vfs;
 }
 
+bool PciBus::anyVfOpen(const Device& pf)
+{
+    std::vector<Device*> vfs = vfsOf(pf);
+    return std::any_of(vfs.begin(), vfs.end(),
+                       [](const Device* vf) { return isVfioOpen(*vf); });
+}
+
 int PciBus::nextFreeGroup() const
 {
     int top = -1;

@@ -1,20 +1,14 @@
 // PciBus's pending operations: the writes the kernel would block in,
 // completed once what they wait for (a delay, the last close) is over.
-#include "sim/sim_migration.hpp"
 #include "sim/sim_pci_bus.hpp"
 
-#include <algorithm>
+#include "sim/sim_migration.hpp"
 
 namespace vfiod::sim
 {
 
 bool PciBus::pendingReady(const Device& device, int64_t nowMs)
 {
-    auto anyVfOpen = [this, &device] {
-        std::vector<Device*> vfs = vfsOf(device);
-        return std::any_of(vfs.begin(), vfs.end(),
-                           [](const Device* vf) { return isVfioOpen(*vf); });
-    };
     switch (device.pending.kind)
     {
         case PendingKind::None:
@@ -24,9 +18,9 @@ bool PciBus::pendingReady(const Device& device, int64_t nowMs)
         case PendingKind::Reset:
             return nowMs >= device.pending.readyAtMs;
         case PendingKind::Remove:
-            return !isVfioOpen(device) && !anyVfOpen();
+            return !isVfioOpen(device) && !anyVfOpen(device);
         case PendingKind::DisableSriov:
-            return !anyVfOpen();
+            return !anyVfOpen(device);
     }
     return false;
 }
