@@ -1,7 +1,8 @@
 // The state file's parser; it reads what sim_state_writer.cpp writes, key
 // for key, and refuses anything else as corrupt.
-#include "base/error.hpp"
 #include "sim/sim_state_format.hpp"
+
+#include "base/error.hpp"
 #include "sim/sim_state_names.hpp"
 #include "sim/sim_text.hpp"
 

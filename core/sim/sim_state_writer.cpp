@@ -1,6 +1,7 @@
 // The state file's writer; sim_state_parser.cpp reads what it writes,
 // key for key (sim_state_format.hpp describes the format).
 #include "sim/sim_state_format.hpp"
+
 #include "sim/sim_state_names.hpp"
 #include "sim/sim_text.hpp"
 
