@@ -3,6 +3,8 @@
 #include "base/error.hpp"
 #include "kernel/migration_fsm.hpp"
 #include "sim/sim_attributes.hpp"
+#include "sim/sim_dev_nodes.hpp"
+#include "sim/sim_host_actions.hpp"
 #include "sim/sim_host_file.hpp"
 #include "sim/sim_migration.hpp"
 #include "sim/sim_pci_bus.hpp"
@@ -53,24 +55,6 @@ void tellWaitObserver(const std::string& what)
 [[noreturn]] void throwErrno(int error, const std::string& what)
 {
     throw std::system_error(error, std::generic_category(), what);
-}
-
-int numberAfter(std::string_view text, std::string_view prefix)
-{
-    if (!text.starts_with(prefix) || text.size() == prefix.size())
-    {
-        return -1;
-    }
-    int value = 0;
-    for (char c : text.substr(prefix.size()))
-    {
-        if (c < '0' || c > '9' || value > 100000000)
-        {
-            return -1;
-        }
-        value = value * 10 + (c - '0');
-    }
-    return value;
 }
 
 /// The kernel whose lock this thread holds for a readTogether: its read
@@ -387,36 +371,10 @@ std::string SimKernel::modulesAlias()
         [](const sim::Model& m) { return sim::modulesAliasText(m); });
 }
 
-bool SimKernel::nodeExists(const sim::Model& model, std::string_view path)
-{
-    if (path == "vfio" || path == "vfio/vfio" || path == "vfio/devices")
-    {
-        return sim::vfioLoaded(model);
-    }
-    int k = numberAfter(path, "vfio/devices/vfio");
-    if (k >= 0)
-    {
-        return std::any_of(
-            model.devices.begin(), model.devices.end(),
-            [k](const auto& entry) { return entry.second.vfioDev == k; });
-    }
-    int group = numberAfter(path, "vfio/");
-    if (group >= 0 && sim::vfioLoaded(model))
-    {
-        return std::any_of(model.devices.begin(), model.devices.end(),
-                           [group](const auto& entry) {
-                               return entry.second.iommuGroup == group &&
-                                      sim::isVfioDriverName(
-                                          entry.second.driver);
-                           });
-    }
-    return false;
-}
-
 bool SimKernel::devNodeExists(const std::string& path)
 {
     return readTransaction(
-        [&](const sim::Model& m) { return nodeExists(m, path); });
+        [&](const sim::Model& m) { return sim::devNodeExists(m, path); });
 }
 
 bool SimKernel::waitDevNode(const std::string& path,
@@ -468,83 +426,21 @@ std::unique_ptr<UeventSource> SimKernel::openUevents()
 void SimKernel::hotAdd(const std::string& deviceToml)
 {
     writeTransaction([&](sim::Tx& tx) {
-        sim::Device device =
-            sim::parseDeviceText(deviceToml, "hot-add", tx.model);
-        if (sim::findDevice(tx.model, device.address) != nullptr)
-        {
-            fail(Errc::Busy, "cannot hot-add " + device.address.str() +
-                                 ": the address is taken");
-        }
-        tx.bus.addDevice(std::move(device));
-        tx.changed = true;
+        sim::plugDevice(tx, deviceToml);
         return 0;
     });
 }
 
 void SimKernel::hotRemove(const PciAddress& address)
 {
-    runSteps(
-        [&](sim::Tx& tx) {
-            sim::Device* d = sim::findDevice(tx.model, address);
-            if (d == nullptr)
-            {
-                fail(Errc::NotFound,
-                     "cannot remove " + address.str() + ": no such device");
-            }
-            if (std::optional<sim::Step> wait = sim::waitIfLocked(*d))
-            {
-                return *wait;
-            }
-            bool vfOpen = false;
-            for (sim::Device* vf : tx.bus.vfsOf(*d))
-            {
-                vfOpen = vfOpen || sim::isVfioOpen(*vf);
-            }
-            if (sim::isVfioOpen(*d) || vfOpen)
-            {
-                // Removal unbinds, and vfio's unbind waits for the close.
-                return sim::startPending(tx, *d, sim::PendingKind::Remove, 0);
-            }
-            tx.bus.removeDevice(address);
-            tx.changed = true;
-            return sim::Step::done();
-        },
-        "remove " + address.str());
+    runSteps([&](sim::Tx& tx) { return sim::unplugDevice(tx, address); },
+             "remove " + address.str());
 }
 
 void SimKernel::openDevice(const PciAddress& address)
 {
     writeTransaction([&](sim::Tx& tx) {
-        sim::Device* d = sim::findDevice(tx.model, address);
-        if (d == nullptr)
-        {
-            fail(Errc::NotFound,
-                 "cannot open " + address.str() + ": no such device");
-        }
-        if (!sim::isVfioDriverName(d->driver))
-        {
-            fail(Errc::Failed, "cannot open " + address.str() +
-                                   " through vfio: it is bound to " +
-                                   (d->driver.empty() ? std::string("no driver")
-                                                      : d->driver));
-        }
-        if (d->pending.kind != sim::PendingKind::None)
-        {
-            fail(Errc::Busy, "cannot open " + address.str() +
-                                 ": it is being unbound or removed");
-        }
-        // VFIO_GROUP_SET_CONTAINER refuses a group that is not viable.
-        if (const sim::Device* blocker =
-                tx.bus.viabilityBlocker(d->iommuGroup, d))
-        {
-            fail(Errc::NotViable,
-                 "cannot open " + address.str() + ": IOMMU group " +
-                     std::to_string(d->iommuGroup) + " is not viable, " +
-                     blocker->address.str() + " is bound to " +
-                     blocker->driver);
-        }
-        ++d->openCount;
-        tx.changed = true;
+        sim::openThroughVfio(tx, address);
         return 0;
     });
 }
@@ -552,21 +448,7 @@ void SimKernel::openDevice(const PciAddress& address)
 void SimKernel::closeDevice(const PciAddress& address)
 {
     writeTransaction([&](sim::Tx& tx) {
-        sim::Device* d = sim::findDevice(tx.model, address);
-        if (d == nullptr)
-        {
-            fail(Errc::NotFound,
-                 "cannot close " + address.str() + ": no such device");
-        }
-        if (d->openCount == 0)
-        {
-            fail(Errc::InvalidArgument,
-                 "cannot close " + address.str() + ": it is not open");
-        }
-        --d->openCount;
-        tx.changed = true;
-        // The last close lets a waiting unbind or removal finish now.
-        tx.bus.settle(tx.nowMs);
+        sim::closeThroughVfio(tx, address);
         return 0;
     });
 }

@@ -80,7 +80,6 @@ class SimKernel
                   const std::string& what);
     void waitPending(const PciAddress& address, uint64_t pendingId,
                      int64_t readyAtMs);
-    static bool nodeExists(const sim::Model& model, std::string_view path);
 
     std::mutex mutex;
     sim::SimStateStore store;

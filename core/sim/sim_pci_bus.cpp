@@ -1,10 +1,11 @@
+// PciBus's matching, probing and binding, module loading, the choice of
+// reset method, and what the IOMMU groups allow of them. Devices coming and
+// going are in sim_pci_hotplug.cpp, blocked operations completing in
+// sim_pci_pending.cpp, the uevents in sim_pci_uevents.cpp.
 #include "sim/sim_pci_bus.hpp"
-
-#include "sim/sim_migration.hpp"
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 
 namespace vfiod::sim
 {
@@ -27,22 +28,7 @@ bool matchOne(const IdMatch& id, const Device& device)
            ((id.classCode ^ device.classCode) & id.classMask) == 0;
 }
 
-std::string hexUpper(unsigned value, int width)
-{
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%0*X", width, value);
-    return buf;
-}
-
 } // namespace
-
-std::string devpathOf(const PciAddress& address)
-{
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "/devices/pci%04x:%02x/", address.domain,
-                  unsigned{address.bus});
-    return buf + address.str();
-}
 
 bool PciBus::matches(const Driver& driver, const Device& device) const
 {
@@ -201,101 +187,6 @@ void PciBus::detach(Device& device)
     emitPci("unbind", device);
 }
 
-int PciBus::enableSriov(Device& pf, unsigned count)
-{
-    std::vector<PciAddress> addresses;
-    for (unsigned i = 0; i < count; ++i)
-    {
-        std::optional<PciAddress> vf = vfAddress(pf, i);
-        if (!vf)
-        {
-            return -ENOMEM; // the bus range behind the PF runs out
-        }
-        if (findDevice(model, *vf) != nullptr)
-        {
-            return -EBUSY;
-        }
-        addresses.push_back(*vf);
-    }
-    pf.sriovNumVfs = count;
-    int group = nextFreeGroup();
-    // Copy what the VFs inherit: adding devices does not move pf in the
-    // map, but keep the values independent of that.
-    const Device parent = pf;
-    for (unsigned i = 0; i < count; ++i)
-    {
-        Device vf;
-        vf.address = addresses[i];
-        vf.vendor = parent.vendor;
-        vf.device = parent.sriovVfDevice;
-        vf.subvendor = parent.subvendor;
-        vf.subdevice = parent.subdevice;
-        vf.classCode = parent.classCode;
-        vf.revision = parent.revision;
-        vf.numaNode = parent.numaNode;
-        vf.resetSupported = parent.sriovVfResetMethods;
-        vf.resetEnabled = parent.sriovVfResetMethods;
-        vf.physfn = parent.address;
-        vf.vfIndex = i;
-        switch (parent.sriovVfGroup)
-        {
-            case VfGroup::Own:
-                vf.iommuGroup = group++;
-                break;
-            case VfGroup::Pf:
-                vf.iommuGroup = parent.iommuGroup;
-                break;
-            case VfGroup::None:
-                vf.iommuGroup = -1;
-                break;
-        }
-        addDevice(std::move(vf));
-    }
-    return 0;
-}
-
-void PciBus::disableSriov(Device& pf)
-{
-    std::vector<PciAddress> addresses;
-    for (Device* vf : vfsOf(pf))
-    {
-        addresses.push_back(vf->address);
-    }
-    for (const PciAddress& address : addresses)
-    {
-        Device* vf = findDevice(model, address);
-        detach(*vf);
-        emitPci("remove", *vf);
-        model.devices.erase(address);
-    }
-    pf.sriovNumVfs = 0;
-}
-
-void PciBus::addDevice(Device device)
-{
-    PciAddress address = device.address;
-    auto [it, inserted] = model.devices.emplace(address, std::move(device));
-    emitPci("add", it->second);
-    // bus_probe_device with drivers_autoprobe; errors are only logged.
-    deviceAttach(it->second);
-}
-
-void PciBus::removeDevice(const PciAddress& address)
-{
-    Device* device = findDevice(model, address);
-    if (device == nullptr)
-    {
-        return;
-    }
-    if (device->sriovNumVfs > 0)
-    {
-        disableSriov(*device);
-    }
-    detach(*device);
-    emitPci("remove", *device);
-    model.devices.erase(address);
-}
-
 int PciBus::checkReset(const Device& device) const
 {
     // __pci_reset_function_locked: a method failing with ENOTTY passes on
@@ -370,93 +261,6 @@ const Device* PciBus::viabilityBlocker(int group, const Device* except) const
     return nullptr;
 }
 
-std::vector<Device*> PciBus::vfsOf(const Device& pf)
-{
-    std::vector<Device*> vfs;
-    for (unsigned i = 0; i < pf.sriovNumVfs; ++i)
-    {
-        std::optional<PciAddress> address = vfAddress(pf, i);
-        Device* vf = address ? findDevice(model, *address) : nullptr;
-        if (vf != nullptr && vf->physfn == pf.address)
-        {
-            vfs.push_back(vf);
-        }
-    }
-    return vfs;
-}
-
-bool PciBus::pendingReady(const Device& device, int64_t nowMs)
-{
-    auto anyVfOpen = [this, &device] {
-        std::vector<Device*> vfs = vfsOf(device);
-        return std::any_of(vfs.begin(), vfs.end(),
-                           [](const Device* vf) { return isVfioOpen(*vf); });
-    };
-    switch (device.pending.kind)
-    {
-        case PendingKind::None:
-            return false;
-        case PendingKind::Unbind:
-            return nowMs >= device.pending.readyAtMs && !isVfioOpen(device);
-        case PendingKind::Reset:
-            return nowMs >= device.pending.readyAtMs;
-        case PendingKind::Remove:
-            return !isVfioOpen(device) && !anyVfOpen();
-        case PendingKind::DisableSriov:
-            return !anyVfOpen();
-    }
-    return false;
-}
-
-bool PciBus::settle(int64_t nowMs)
-{
-    std::vector<PciAddress> waiting;
-    for (const auto& [address, device] : model.devices)
-    {
-        if (device.pending.kind != PendingKind::None)
-        {
-            waiting.push_back(address);
-        }
-    }
-    bool changed = false;
-    for (const PciAddress& address : waiting)
-    {
-        // An earlier completion (a PF removing its VFs) may have removed it.
-        Device* device = findDevice(model, address);
-        if (device != nullptr && pendingReady(*device, nowMs))
-        {
-            completePending(address);
-            changed = true;
-        }
-    }
-    return changed;
-}
-
-void PciBus::completePending(const PciAddress& address)
-{
-    Device& device = *findDevice(model, address);
-    PendingKind kind = device.pending.kind;
-    device.pending = Pending{};
-    switch (kind)
-    {
-        case PendingKind::None:
-            break;
-        case PendingKind::Unbind:
-            detach(device);
-            break;
-        case PendingKind::Reset:
-            ++device.resetCount;
-            resetMigration(device);
-            break;
-        case PendingKind::Remove:
-            removeDevice(address);
-            break;
-        case PendingKind::DisableSriov:
-            disableSriov(device);
-            break;
-    }
-}
-
 bool PciBus::hasOtherVfioMember(const Device& device) const
 {
     if (device.iommuGroup < 0)
@@ -490,61 +294,6 @@ int PciBus::allocateVfioDev() const
     }
     auto free = std::find(used.begin(), used.end(), false);
     return static_cast<int>(free - used.begin());
-}
-
-int PciBus::nextFreeGroup() const
-{
-    int top = -1;
-    for (const auto& [address, device] : model.devices)
-    {
-        top = std::max(top, device.iommuGroup);
-    }
-    return top + 1;
-}
-
-void PciBus::emitPci(const char* action, const Device& device,
-                     const std::string& driver)
-{
-    Uevent event;
-    event.seqnum = ++model.seqnum;
-    event.action = action;
-    event.subsystem = "pci";
-    event.sysname = device.address.str();
-    event.devpath = devpathOf(device.address);
-    event.driver = driver;
-    // What pci_uevent adds to every PCI event.
-    event.properties["PCI_CLASS"] = hexUpper(device.classCode, 1);
-    event.properties["PCI_ID"] =
-        hexUpper(device.vendor, 4) + ":" + hexUpper(device.device, 4);
-    event.properties["PCI_SUBSYS_ID"] =
-        hexUpper(device.subvendor, 4) + ":" + hexUpper(device.subdevice, 4);
-    event.properties["PCI_SLOT_NAME"] = event.sysname;
-    event.properties["MODALIAS"] = modalias(device);
-    events.push_back(std::move(event));
-}
-
-void PciBus::emitVfioGroup(const char* action, int group)
-{
-    Uevent event;
-    event.seqnum = ++model.seqnum;
-    event.action = action;
-    event.subsystem = "vfio";
-    event.sysname = std::to_string(group);
-    event.devpath = "/devices/virtual/vfio/" + event.sysname;
-    event.properties["DEVNAME"] = "vfio/" + event.sysname;
-    events.push_back(std::move(event));
-}
-
-void PciBus::emitVfioDev(const char* action, const Device& device)
-{
-    Uevent event;
-    event.seqnum = ++model.seqnum;
-    event.action = action;
-    event.subsystem = "vfio-dev";
-    event.sysname = "vfio" + std::to_string(device.vfioDev);
-    event.devpath = devpathOf(device.address) + "/vfio-dev/" + event.sysname;
-    event.properties["DEVNAME"] = "vfio/devices/" + event.sysname;
-    events.push_back(std::move(event));
 }
 
 } // namespace vfiod::sim

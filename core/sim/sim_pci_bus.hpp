@@ -88,6 +88,9 @@ class PciBus
     /** @brief The device's VFs that exist, by index. */
     std::vector<Device*> vfsOf(const Device& pf);
 
+    /** @brief Whether one of the device's VFs is open through vfio. */
+    bool anyVfOpen(const Device& pf);
+
     /**
      * @brief Completes every pending operation whose condition now holds.
      * @return whether anything changed.

@@ -25,6 +25,10 @@
  * prints hex. Keys equal to their default are left out, so an idle device
  * costs about 150 bytes. The header line alone tells whether the state
  * changed (instance + generation), which keeps cache checks cheap.
+ *
+ * sim_state_writer.cpp writes it and sim_state_parser.cpp reads it; a key
+ * added to one must be added to the other: one only the writer knows makes
+ * every load fail as corrupt, one only the parser knows is silently lost.
  */
 namespace vfiod::sim
 {

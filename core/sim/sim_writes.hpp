@@ -8,7 +8,8 @@
 /**
  * @brief What writing each simulated sysfs file does: the *_store
  * functions of drivers/pci/pci-sysfs.c, iov.c, pci-driver.c and
- * drivers/base/bus.c, one step at a time.
+ * drivers/base/bus.c, one step at a time (a device's own attributes in
+ * sim_device_writes.hpp, the bus and driver files in sim_bus_writes.hpp).
  *
  * A write that the kernel would block (device lock held by an operation
  * in flight, an unbind waiting for the last close, a slow reset) returns a
