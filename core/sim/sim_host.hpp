@@ -1,7 +1,7 @@
 #pragma once
 
-#include "kernel/kernel_host.hpp"
 #include "base/pci_address.hpp"
+#include "kernel/kernel_host.hpp"
 
 #include <functional>
 #include <memory>

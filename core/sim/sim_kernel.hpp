@@ -1,7 +1,7 @@
 #pragma once
 
-#include "kernel/kernel_host.hpp"
 #include "base/pci_address.hpp"
+#include "kernel/kernel_host.hpp"
 #include "sim/sim_model.hpp"
 #include "sim/sim_state_store.hpp"
 #include "sim/sim_uevent_log.hpp"

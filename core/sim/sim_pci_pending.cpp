@@ -1,8 +1,7 @@
 // PciBus's pending operations: the writes the kernel would block in,
 // completed once what they wait for (a delay, the last close) is over.
-#include "sim/sim_pci_bus.hpp"
-
 #include "sim/sim_migration.hpp"
+#include "sim/sim_pci_bus.hpp"
 
 namespace vfiod::sim
 {

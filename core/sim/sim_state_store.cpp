@@ -1,7 +1,6 @@
 #include "sim/sim_state_store.hpp"
 
 #include "base/atomic_file.hpp"
-
 #include "base/error.hpp"
 
 #include <fcntl.h>
@@ -25,7 +24,6 @@ namespace
 {
     throw std::system_error(errno, std::generic_category(), what);
 }
-
 
 std::string readFrom(int fd, off_t offset, const std::string& path)
 {

@@ -232,8 +232,8 @@ TEST_F(ApiTest, SharedGroupIsNotViable)
 TEST_F(ApiTest, WholeGroupBindTakesTheSiblingToo)
 {
     EXPECT_EQ(errorOf([&] {
-                  device("0000:04:00.0")->Bind(
-                      {{"group", sdbus::Variant(std::string("yes"))}});
+                  device("0000:04:00.0")
+                      ->Bind({{"group", sdbus::Variant(std::string("yes"))}});
               }),
               "org.vfiod1.Error.InvalidArgument");
     auto call = bus->busctl({"call", "org.vfiod1", pathOf("0000:04:00.0"),

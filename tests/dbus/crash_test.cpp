@@ -226,9 +226,9 @@ TEST_F(CrashTest, AssignmentsSurviveARestartUntilTheirGraceEnds)
 
     // Nobody re-attaches the other one: released when the grace ends, as
     // its policy says (the default: it stays on vfio).
-    EXPECT_TRUE(
-        bus->waitFor([&] { return device(nics[1])->State() == "vfio"; }))
-        << bus->vfiodLog();
+    EXPECT_TRUE(bus->waitFor([&] {
+        return device(nics[1])->State() == "vfio";
+    })) << bus->vfiodLog();
     EXPECT_EQ(device(nics[0])->State(), "assigned");
     // The re-attached lease works like the first one.
     lease = sdbus::UnixFd();

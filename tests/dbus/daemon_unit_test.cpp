@@ -3,24 +3,24 @@
 
 #include "authz.hpp"
 #include "authz_table.hpp"
+#include "base/error.hpp"
 #include "config/daemon_config.hpp"
 #include "device_adaptor.hpp"
-#include "base/error.hpp"
 #include "error_map.hpp"
 #include "method_options.hpp"
 #include "options.hpp"
-#include "worker_pool.hpp"
 #include "test_support.hpp"
+#include "worker_pool.hpp"
 
 #include <atomic>
-#include <fstream>
-#include <regex>
-#include <sstream>
 #include <chrono>
 #include <condition_variable>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>

@@ -215,8 +215,9 @@ TEST_F(MigrationTest, SaveThenLoadIntoAnotherDeviceByteForByte)
     EXPECT_EQ(device("0000:0b:00.0")->MigrationState(), "STOP");
     std::string saved = readFile(bus->dir() / "state.bin");
     ASSERT_GT(saved.size(), 65536u);
-    recorder->waitFor(
-        [](const RecordedSignal& s) { return s.member == "MigrationProgress"; });
+    recorder->waitFor([](const RecordedSignal& s) {
+        return s.member == "MigrationProgress";
+    });
 
     load("0000:0b:00.1", "state.bin"); // the sim checks it on resume
     EXPECT_EQ(device("0000:0b:00.1")->MigrationState(), "RUNNING");

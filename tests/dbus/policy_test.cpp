@@ -423,9 +423,9 @@ bind = "vfio-pci"
     }
     EXPECT_EQ(bound, 1024u) << bound << " of 1024 VFs on vfio-pci";
     // Every VF announced on the bus, and none ever bound to iavf.
-    EXPECT_TRUE(
-        bus->waitFor([&] { return manager->ListDevices().size() == 1025; }))
-        << manager->ListDevices().size();
+    EXPECT_TRUE(bus->waitFor([&] {
+        return manager->ListDevices().size() == 1025;
+    })) << manager->ListDevices().size();
     auto events = bus->simTool({"events"});
     ASSERT_TRUE(events && events->status == 0);
     EXPECT_EQ(events->output.find("iavf"), std::string::npos);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "test_support.hpp"
+
 #include <sys/types.h>
 
 #include <chrono>
@@ -8,8 +10,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "test_support.hpp"
 
 namespace sdbus
 {

@@ -21,8 +21,7 @@ namespace vfiod::test
 inline constexpr const char* defaultConfig = "";
 
 /** An unbind timeout below the 3 s unbind delay of 06:00.0. */
-inline constexpr const char* slowUnbindConfig =
-    "[timeouts]\nunbind_ms = 500\n";
+inline constexpr const char* slowUnbindConfig = "[timeouts]\nunbind_ms = 500\n";
 
 /**
  * @brief One private bus with one vfiod on the test host per test: tests

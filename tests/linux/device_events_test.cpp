@@ -4,11 +4,11 @@
 // device the policy marks is bound as it appears or, when that cannot
 // work, keeps its driver and says why.
 
-#include "service/device_manager.hpp"
-#include "linux/linux_host.hpp"
 #include "config/policy.hpp"
-#include "service/device_service.hpp"
+#include "linux/linux_host.hpp"
 #include "recording_testbed.hpp"
+#include "service/device_manager.hpp"
+#include "service/device_service.hpp"
 #include "test_support.hpp"
 
 #include <poll.h>

@@ -6,8 +6,8 @@
 // unbind timeout (a FIFO blocks like an unbind from vfio-pci with the
 // device open) and the /dev/vfio wait.
 
-#include "binding/driver_binder.hpp"
 #include "base/error.hpp"
+#include "binding/driver_binder.hpp"
 #include "binding/kernel_call.hpp"
 #include "linux/linux_host.hpp"
 #include "pci/pci_device.hpp"
@@ -73,8 +73,7 @@ class DriverBinderOnTree : public ::testing::Test
     }
 
     /** No step of the sequence touched the device or the bus. */
-    void expectUntouched(const std::string& address,
-                         const std::string& driver)
+    void expectUntouched(const std::string& address, const std::string& driver)
     {
         EXPECT_EQ(tree.readAttr(address, "driver_override"), "(null)\n");
         EXPECT_EQ(tree.readFile("bus/pci/drivers_probe"), "");

@@ -1,6 +1,6 @@
 #include "base/error.hpp"
-#include "pci/iommu_group.hpp"
 #include "linux/linux_host.hpp"
+#include "pci/iommu_group.hpp"
 #include "pci/pci_device.hpp"
 #include "recording_testbed.hpp"
 #include "sysfs_tree.hpp"

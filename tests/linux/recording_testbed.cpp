@@ -1,4 +1,5 @@
 #include "recording_testbed.hpp"
+
 #include "test_support.hpp"
 
 #include <umockdev.h>

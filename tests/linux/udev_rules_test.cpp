@@ -5,9 +5,9 @@
 // database are neither read nor written).
 
 #include "base/error.hpp"
-#include "pci/pci_device.hpp"
 #include "config/policy.hpp"
 #include "config/udev_rules.hpp"
+#include "pci/pci_device.hpp"
 #include "test_support.hpp"
 
 #include <sys/wait.h>
@@ -384,7 +384,8 @@ class UdevadmTest : public ::testing::Test
     {
         std::map<std::string, std::string> rules;
         fs::path source =
-            fs::path(vfiod::test::requiredEnv("VFIOD_SOURCE_ROOT")) / "udev-rules";
+            fs::path(vfiod::test::requiredEnv("VFIOD_SOURCE_ROOT")) /
+            "udev-rules";
         for (const auto& entry : fs::directory_iterator(source))
         {
             if (entry.path().extension() == ".rules")

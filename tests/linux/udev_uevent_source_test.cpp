@@ -1,6 +1,6 @@
 #include "linux/linux_host.hpp"
-#include "recording_testbed.hpp"
 #include "linux/udev_uevent_source.hpp"
+#include "recording_testbed.hpp"
 #include "test_support.hpp"
 
 #include <poll.h>

@@ -42,8 +42,7 @@ TEST(SimHostFile, ShippedHostLoads)
 {
     std::string root = vfiod::test::requiredEnv("VFIOD_SOURCE_ROOT");
     TempDir dir;
-    SimHost host(root + "/conf/sim-host.toml",
-                 dir.path() + "/state");
+    SimHost host(root + "/conf/sim-host.toml", dir.path() + "/state");
     auto driver = [&](const std::string& address) {
         return host.readLinkName("bus/pci/devices/" + address + "/driver")
             .value_or("");

@@ -33,9 +33,8 @@ class SimTool : public SimFixture
     {
         static int counter = 0;
         std::string base = dir.path() + "/run" + std::to_string(counter++);
-        std::string command = tool() + " --state '" + stateDir +
-                              "' " + args + " >'" + base + ".out' 2>'" + base +
-                              ".err'";
+        std::string command = tool() + " --state '" + stateDir + "' " + args +
+                              " >'" + base + ".out' 2>'" + base + ".err'";
         int status = std::system(command.c_str());
         Result r;
         r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -54,9 +53,8 @@ TEST_F(SimTool, InitListAndShow)
 {
     TempDir other;
     std::string fresh = other.path() + "/state";
-    std::string command = tool() +
-                          " --state '" + fresh + "' --host '" + hostFile +
-                          "' init";
+    std::string command =
+        tool() + " --state '" + fresh + "' --host '" + hostFile + "' init";
     ASSERT_EQ(std::system(command.c_str()), 0);
     SimHost created("", fresh);
     EXPECT_TRUE(created.exists("bus/pci/devices/0000:01:00.0"));

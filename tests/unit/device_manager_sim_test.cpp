@@ -2,11 +2,11 @@
 // kernel's behaviour is reproduced there, so whole sequences can be
 // checked end to end, including the rollbacks.
 
-#include "service/device_manager.hpp"
 #include "base/error.hpp"
-#include "pci/pci_device.hpp"
-#include "sim/sim_host.hpp"
 #include "kernel/sysfs_layout.hpp"
+#include "pci/pci_device.hpp"
+#include "service/device_manager.hpp"
+#include "sim/sim_host.hpp"
 #include "test_support.hpp"
 
 #include <chrono>
@@ -80,8 +80,8 @@ class ManagerOnSim : public ::testing::Test
 
     std::string attr(const std::string& address, const std::string& name)
     {
-        return sim->read(vfiod::sysfs::deviceAttr(PciAddress::parse(address),
-                                                  name))
+        return sim
+            ->read(vfiod::sysfs::deviceAttr(PciAddress::parse(address), name))
             .value_or("<missing>");
     }
 
@@ -248,9 +248,9 @@ TEST_F(ManagerOnSim, RefusesABridge)
 TEST_F(ManagerOnSim, RefusesAPfWithVfsEnabled)
 {
     startShipped();
-    sim->write(vfiod::sysfs::deviceAttr(PciAddress::parse(nicPf),
-                                        "sriov_numvfs"),
-               "2");
+    sim->write(
+        vfiod::sysfs::deviceAttr(PciAddress::parse(nicPf), "sriov_numvfs"),
+        "2");
     manager->enumerate();
     Error e = failure([&] { manager->bind(PciAddress::parse(nicPf), ""); });
     EXPECT_EQ(e.code(), Errc::Busy);

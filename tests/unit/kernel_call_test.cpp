@@ -25,13 +25,11 @@ TEST(KernelCall, ReturnsWhenTheCallReturns)
 
 TEST(KernelCall, RethrowsTheCallsError)
 {
-    EXPECT_THROW(vfiod::runWithTimeout(
-                     [] {
-                         throw std::system_error(EBUSY,
-                                                 std::generic_category());
-                     },
-                     1h, "test call"),
-                 std::system_error);
+    EXPECT_THROW(
+        vfiod::runWithTimeout(
+            [] { throw std::system_error(EBUSY, std::generic_category()); }, 1h,
+            "test call"),
+        std::system_error);
 }
 
 TEST(KernelCall, TimesOutAndLetsTheCallFinishLater)

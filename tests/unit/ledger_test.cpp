@@ -1,9 +1,9 @@
 // The ledger: its record format, atomic files, and the reconciliation of a
 // restarted DeviceManager with what the (simulated) kernel shows.
 
-#include "service/device_manager.hpp"
 #include "base/error.hpp"
 #include "ledger/ledger.hpp"
+#include "service/device_manager.hpp"
 #include "sim/sim_host.hpp"
 #include "test_support.hpp"
 

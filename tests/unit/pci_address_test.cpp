@@ -88,10 +88,8 @@ TEST(PciAddress, RejectsHostileInputWithPreciseMessages)
               std::string::npos);
     EXPECT_NE(rejectionOf(std::string("0000:03:00.0\0x", 14)).find("control"),
               std::string::npos);
-    EXPECT_NE(rejectionOf("0000:03:00.01").find("trailing"),
-              std::string::npos);
-    EXPECT_NE(rejectionOf("0000:03:00.0x").find("trailing"),
-              std::string::npos);
+    EXPECT_NE(rejectionOf("0000:03:00.01").find("trailing"), std::string::npos);
+    EXPECT_NE(rejectionOf("0000:03:00.0x").find("trailing"), std::string::npos);
     EXPECT_NE(rejectionOf("0000:03:20.0").find("out of range"),
               std::string::npos);
     EXPECT_NE(rejectionOf("0000:03:00.8").find("out of range"),
@@ -101,19 +99,14 @@ TEST(PciAddress, RejectsHostileInputWithPreciseMessages)
     EXPECT_NE(rejectionOf("000:03:00.0").find("domain"), std::string::npos);
     EXPECT_NE(rejectionOf("100000000:03:00.0").find("domain"),
               std::string::npos);
-    EXPECT_NE(rejectionOf("0000:0A:00.0").find("uppercase"),
-              std::string::npos);
+    EXPECT_NE(rejectionOf("0000:0A:00.0").find("uppercase"), std::string::npos);
     EXPECT_NE(rejectionOf("0000:03:00").find("ends"), std::string::npos);
     EXPECT_NE(rejectionOf("0000:03:00.").find("missing"), std::string::npos);
-    EXPECT_NE(rejectionOf("0000:03:00:0").find("expected"),
-              std::string::npos);
-    EXPECT_NE(rejectionOf("0000-03-00.0").find("expected"),
-              std::string::npos);
-    EXPECT_NE(rejectionOf("0:0:0:03:00.0").find("expected"),
-              std::string::npos);
+    EXPECT_NE(rejectionOf("0000:03:00:0").find("expected"), std::string::npos);
+    EXPECT_NE(rejectionOf("0000-03-00.0").find("expected"), std::string::npos);
+    EXPECT_NE(rejectionOf("0:0:0:03:00.0").find("expected"), std::string::npos);
     EXPECT_NE(rejectionOf("0000:03:00.-1").find("digit"), std::string::npos);
-    EXPECT_NE(rejectionOf("0000:0g:00.0").find("bus"),
-              std::string::npos);
+    EXPECT_NE(rejectionOf("0000:0g:00.0").find("bus"), std::string::npos);
     EXPECT_NE(rejectionOf("caf\xc3\xa9:00.0").find("non-ASCII"),
               std::string::npos);
 }

@@ -10,8 +10,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,8 +53,7 @@ static int reset(const struct vfiod_host_services* host,
             /* Until the test's writer has come and gone. */
             char byte;
             while (read(fd, &byte, 1) > 0)
-            {
-            }
+            {}
             close(fd);
             return 0;
         }

@@ -30,8 +30,7 @@ static void wait_for_gate(void)
     }
     char buf[16];
     while (read(fd, buf, sizeof buf) > 0)
-    {
-    }
+    {}
     close(fd);
 }
 
@@ -39,8 +38,8 @@ static int prepare_bind(const struct vfiod_host_services* host,
                         const struct vfiod_device* dev, const char* driver,
                         char* err, size_t err_size)
 {
-    host->log(host->context, VFIOD_LOG_INFO, "prepare_bind %s %s",
-              dev->address, driver);
+    host->log(host->context, VFIOD_LOG_INFO, "prepare_bind %s %s", dev->address,
+              driver);
     if (dev->device == 0xfa11)
     {
         snprintf(err, err_size, "the firmware refused");
@@ -51,8 +50,7 @@ static int prepare_bind(const struct vfiod_host_services* host,
         host->log(host->context, VFIOD_LOG_INFO, "gate entered %s",
                   dev->address);
         wait_for_gate();
-        host->log(host->context, VFIOD_LOG_INFO, "gate left %s",
-                  dev->address);
+        host->log(host->context, VFIOD_LOG_INFO, "gate left %s", dev->address);
     }
     return 0;
 }
@@ -64,8 +62,8 @@ static int cleanup_bind(const struct vfiod_host_services* host,
     (void)driver;
     (void)err;
     (void)err_size;
-    host->log(host->context, VFIOD_LOG_INFO, "cleanup_bind %s %d",
-              dev->address, result);
+    host->log(host->context, VFIOD_LOG_INFO, "cleanup_bind %s %d", dev->address,
+              result);
     return 0;
 }
 
@@ -75,14 +73,13 @@ static int prepare_assign(const struct vfiod_host_services* host,
 {
     (void)err;
     (void)err_size;
-    host->log(host->context, VFIOD_LOG_INFO, "prepare_assign %s",
-              dev->address);
+    host->log(host->context, VFIOD_LOG_INFO, "prepare_assign %s", dev->address);
     return 0;
 }
 
 static int cleanup_assign(const struct vfiod_host_services* host,
-                          const struct vfiod_device* dev, int result,
-                          char* err, size_t err_size)
+                          const struct vfiod_device* dev, int result, char* err,
+                          size_t err_size)
 {
     (void)err;
     (void)err_size;
