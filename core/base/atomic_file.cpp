@@ -88,25 +88,7 @@ std::optional<std::string> readWholeFile(const std::string& path)
         }
         throwErrno("open " + path);
     }
-    std::string text;
-    char buffer[8192];
-    for (;;)
-    {
-        ssize_t n = ::read(file.get(), buffer, sizeof buffer);
-        if (n < 0)
-        {
-            if (errno == EINTR)
-            {
-                continue;
-            }
-            throwErrno("read " + path);
-        }
-        if (n == 0)
-        {
-            return text;
-        }
-        text.append(buffer, static_cast<size_t>(n));
-    }
+    return readAll(file.get(), path);
 }
 
 void writeAll(int fd, std::string_view text, const std::string& what)
@@ -123,6 +105,31 @@ void writeAll(int fd, std::string_view text, const std::string& what)
             throwErrno("write " + what);
         }
         text.remove_prefix(static_cast<size_t>(n));
+    }
+}
+
+std::string readAll(int fd, const std::string& what)
+{
+    std::string text;
+    char buffer[65536];
+    off_t offset = 0;
+    for (;;)
+    {
+        ssize_t n = ::pread(fd, buffer, sizeof buffer, offset);
+        if (n < 0)
+        {
+            if (errno == EINTR)
+            {
+                continue;
+            }
+            throwErrno("read " + what);
+        }
+        if (n == 0)
+        {
+            return text;
+        }
+        text.append(buffer, static_cast<size_t>(n));
+        offset += n;
     }
 }
 

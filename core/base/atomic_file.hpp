@@ -32,6 +32,13 @@ void writeAll(int fd, std::string_view text, const std::string& what);
  */
 void syncDirectory(const std::string& dir);
 
+/**
+ * @brief The whole of an open regular file, from its start whatever its
+ * offset (pread), through short reads and EINTR.
+ * @throws std::system_error "read WHAT: ..."
+ */
+std::string readAll(int fd, const std::string& what);
+
 /** @brief The whole file, or std::nullopt when it does not exist.
  *  @throws std::system_error when it exists but cannot be read. */
 std::optional<std::string> readWholeFile(const std::string& path);

@@ -25,30 +25,6 @@ namespace
     throw std::system_error(errno, std::generic_category(), what);
 }
 
-std::string readFrom(int fd, off_t offset, const std::string& path)
-{
-    std::string text;
-    char buffer[65536];
-    for (;;)
-    {
-        ssize_t n = ::pread(fd, buffer, sizeof buffer, offset);
-        if (n < 0)
-        {
-            if (errno == EINTR)
-            {
-                continue;
-            }
-            throwErrno("read " + path);
-        }
-        if (n == 0)
-        {
-            return text;
-        }
-        text.append(buffer, static_cast<size_t>(n));
-        offset += n;
-    }
-}
-
 } // namespace
 
 SimStateStore::SimStateStore(std::string dir) : directory(std::move(dir))
@@ -122,7 +98,7 @@ bool SimStateStore::refresh(Model& model)
     {
         return true;
     }
-    model = parseState(readFrom(fd.get(), 0, path), path);
+    model = parseState(readAll(fd.get(), path), path);
     cached = StateStamp{model.instance, model.generation};
     return true;
 }

@@ -36,9 +36,7 @@ class DeviceEventsTest : public ::testing::Test
   protected:
     void SetUp() override
     {
-        const char* preload = std::getenv("LD_PRELOAD");
-        if (preload == nullptr ||
-            std::string(preload).find("umockdev") == std::string::npos)
+        if (!underUmockdevWrapper())
         {
             GTEST_SKIP() << "needs umockdev-wrapper (run via meson test)";
         }

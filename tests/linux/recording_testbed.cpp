@@ -62,4 +62,11 @@ LinuxRoots RecordingTestbed::roots() const
     return roots;
 }
 
+bool underUmockdevWrapper()
+{
+    const char* preload = std::getenv("LD_PRELOAD");
+    return preload != nullptr &&
+           std::string(preload).find("umockdev") != std::string::npos;
+}
+
 } // namespace vfiod::test

@@ -62,6 +62,12 @@ class RecordingTestbed
  */
 const RecordingTestbed& sharedRecording(const std::string& recording);
 
+/**
+ * @brief Whether the process runs under umockdev-wrapper (meson test sets
+ * it up), without which libudev does not see a testbed's devices and events.
+ */
+bool underUmockdevWrapper();
+
 /** @brief $VFIOD_SOURCE_ROOT/tests/fixtures/sysfs/<name>. */
 std::string recordingPath(const std::string& name);
 
