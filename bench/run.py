@@ -8,6 +8,10 @@ Without --build, configures and builds a release tree in build-bench/.
 Prints a table and writes a JSON file (default bench/results/RUN.json).
 --quick runs each benchmark a few times on small hosts (the smoke test);
 --check exits 1 when a full run misses a target.
+
+Over 500 lines on purpose: it is the one command of bench/README.md, and
+every benchmark shares its build, host generation, private bus and the
+table; the measuring programs themselves are the C++ tools beside it.
 """
 
 import argparse

@@ -9,6 +9,12 @@
 # Every check prints "ok"/"FAIL"; the last line is "N passed, M failed".
 # Exit 0 when all passed, 1 otherwise, 77 (meson: skipped) when vfiod or the
 # simulated host is not built yet.
+#
+# Longer than 500 lines on purpose: one daemon on one bus serves every
+# check, in the order a user runs the commands (list, bind, assign, release,
+# plugins, migration, reload, the grace of a restart), each starting from
+# the state the one before left; split, each part would start its own bus
+# and daemon and repeat that state.
 
 set -u
 . "$(dirname "$0")/../support/lib.sh"

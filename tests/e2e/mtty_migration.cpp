@@ -9,6 +9,11 @@
 // Runs in the e2e_mtty guest (tests/e2e/run-mtty.sh). Prints one
 // "mtty: ok ..." or "mtty: FAIL ..." line per check; exit status 0 when
 // every check passed.
+//
+// One file over 500 lines on purpose: it is the guest's one program, built
+// static into the initramfs, and its checks run in sequence on the same two
+// mdevs, each from the state the previous one left (a failed arc's ERROR is
+// what the reset check starts from).
 #include "base/error.hpp"
 #include "kernel/migration_fsm.hpp"
 

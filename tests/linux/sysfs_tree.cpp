@@ -1,3 +1,8 @@
+// SysfsTree: sysfs test trees with real files and symlinks, laid out as
+// the kernel lays them (devices, drivers with their bind/unbind files,
+// IOMMU groups, modules, /dev/vfio). Over 500 lines on purpose: the
+// layout is one model, and the writes it answers (driver_override, unbind,
+// drivers_probe) act on all of it, as the kernel's do.
 #include "sysfs_tree.hpp"
 
 #include <fcntl.h>
