@@ -126,20 +126,22 @@ std::string DeviceService::bind(const Request& request,
 {
     leaveMigration(request);
     DeviceManager::GroupHold hold = manager.holdGroup(request.address);
-    return bindHeld(request, driver, wholeGroup);
+    std::optional<PluginDevice> plugin =
+        pluginDevices.deviceFor(request.address);
+    return bindHeld(request, plugin, driverFor(plugin, driver), wholeGroup);
+}
+
+std::string DeviceService::driverFor(std::optional<PluginDevice>& plugin,
+                                     const std::string& requested)
+{
+    // The caller's choice first, then the plugin's, then modules.alias.
+    return plugin && requested.empty() ? plugin->chooseDriver() : requested;
 }
 
 std::string DeviceService::bindHeld(const Request& request,
-                                    const std::string& requested,
-                                    bool wholeGroup)
+                                    std::optional<PluginDevice>& plugin,
+                                    const std::string& driver, bool wholeGroup)
 {
-    std::optional<PluginDevice> plugin =
-        pluginDevices.deviceFor(request.address);
-    std::string driver = requested;
-    if (plugin && driver.empty())
-    {
-        driver = plugin->chooseDriver(); // before modules.alias
-    }
     // The plugin prepares only a real move: prepare ops may unbind.
     std::string target = manager.chooseVfioDriver(request.address, driver);
     auto info = manager.info(request.address);
@@ -187,21 +189,22 @@ void DeviceService::assign(const Request& request, const std::string& owner,
     leaveMigration(request);
     manager.requireUnassigned(request.address); // at once, without waiting
     DeviceManager::GroupHold hold = manager.holdGroup(request.address);
+    std::optional<PluginDevice> plugin =
+        pluginDevices.deviceFor(request.address);
+    std::string chosen = driverFor(plugin, driver);
     auto info = manager.info(request.address);
     if (info && !isVfioDriver(info->pci.driver))
     {
         // Assign binds first, with the bind hooks around that bind.
-        bindHeld(request, driver, false);
+        bindHeld(request, plugin, chosen, false);
     }
-    std::optional<PluginDevice> plugin =
-        pluginDevices.deviceFor(request.address);
     if (plugin)
     {
         plugin->prepareAssign();
     }
     try
     {
-        manager.assign(request.address, owner, driver, leaseToken);
+        manager.assign(request.address, owner, chosen, leaseToken);
     }
     catch (const Error& e)
     {

@@ -190,8 +190,11 @@ class DeviceService
   private:
     void statusChanged(const PciAddress& address);
     void leaveMigration(const Request& request);
-    std::string bindHeld(const Request& request, const std::string& requested,
-                         bool wholeGroup);
+    static std::string driverFor(std::optional<PluginDevice>& plugin,
+                                 const std::string& requested);
+    std::string bindHeld(const Request& request,
+                         std::optional<PluginDevice>& plugin,
+                         const std::string& driver, bool wholeGroup);
     void giveBackAfterPrepare(const PciAddress& address);
     void afterMigration(const PciAddress& address);
     template <typename Body>
