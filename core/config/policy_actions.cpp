@@ -1,7 +1,6 @@
 #include "config/policy_reader.hpp"
 #include "kernel/sysfs_layout.hpp"
 
-#include <array>
 
 namespace vfiod::policy_reader
 {
@@ -27,10 +26,17 @@ std::string requireBind(const std::string& key, const toml::node& node)
 
 OnRelease requireOnRelease(const std::string& key, const toml::node& node)
 {
-    static constexpr std::array<std::string_view, 2> names = {"vfio", "host"};
-    std::string text = toml_reader::oneOf(key, node, names);
-    return text == onReleaseName(OnRelease::Host) ? OnRelease::Host
-                                                  : OnRelease::Vfio;
+    // Its own words (check-config has always said them), not oneOf's.
+    const std::string& text = toml_reader::string(key, node);
+    for (OnRelease value : {OnRelease::Host, OnRelease::Vfio})
+    {
+        if (text == onReleaseName(value))
+        {
+            return value;
+        }
+    }
+    refuse(node, toml_reader::quoted(key) +
+                     " must be \"host\" or \"vfio\", not \"" + text + "\"");
 }
 
 } // namespace

@@ -343,8 +343,8 @@ TEST_F(PolicyTest, BadOnRelease)
 {
     EXPECT_THAT(
         errorOf(rule("vendor = 1\n", "on_release = \"driver\"\n"), 8, 14),
-        HasSubstr("\"actions.on_release\" must be one of vfio, host, "
-                  "not \"driver\""));
+        HasSubstr("\"actions.on_release\" must be \"host\" or "
+                  "\"vfio\", not \"driver\""));
 }
 
 TEST_F(PolicyTest, BadUserAndGroupNames)
