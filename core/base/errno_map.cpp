@@ -27,12 +27,12 @@ Errc errcOfErrno(int error, ErrnoFrom from) noexcept
     }
 }
 
-int errnoOfErrc(Errc code) noexcept
+int errnoOfErrc(Errc code, ErrnoTo to) noexcept
 {
     switch (code)
     {
         case Errc::NotFound:
-            return ENOENT;
+            return to == ErrnoTo::Service ? ENOENT : ENODEV;
         case Errc::InvalidArgument:
             return EINVAL;
         case Errc::Busy:

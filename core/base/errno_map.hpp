@@ -28,15 +28,24 @@ enum class ErrnoFrom
  */
 Errc errcOfErrno(int error, ErrnoFrom from) noexcept;
 
+/** @brief What a plugin is told an errno about. */
+enum class ErrnoTo
+{
+    /// A host service's answer (sysfs_read, run_helper...): NotFound is
+    /// ENOENT, a missing file or helper, as vfiod-plugin(7) documents.
+    Service,
+    /// The result of an operation a cleanup op hears of: NotFound is
+    /// ENODEV, the device went away, as the kernel says it.
+    Result,
+};
+
 /**
- * @brief The positive errno vfiod tells a plugin for a code (a host
- * service that failed, the result of an operation its cleanup op hears
- * of): ENOENT for NotFound (vfiod-plugin(7) documents it for the host
- * services), EINVAL for InvalidArgument, EBUSY for Busy, EPERM for
+ * @brief The positive errno vfiod tells a plugin for a code: NotFound as
+ * ErrnoTo says, EINVAL for InvalidArgument, EBUSY for Busy, EPERM for
  * NotViable (as VFIO refuses a group that is not viable), EOPNOTSUPP for
  * NotSupported, ETIMEDOUT for TimedOut, EACCES for AccessDenied, EIO for
  * Failed.
  */
-int errnoOfErrc(Errc code) noexcept;
+int errnoOfErrc(Errc code, ErrnoTo to) noexcept;
 
 } // namespace vfiod

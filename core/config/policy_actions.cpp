@@ -1,7 +1,6 @@
 #include "config/policy_reader.hpp"
 #include "kernel/sysfs_layout.hpp"
 
-
 namespace vfiod::policy_reader
 {
 

@@ -39,7 +39,7 @@ int guarded(F&& body) noexcept
     }
     catch (const Error& e)
     {
-        return -errnoOfErrc(e.code());
+        return -errnoOfErrc(e.code(), ErrnoTo::Service);
     }
     catch (const std::bad_alloc&)
     {

@@ -18,7 +18,7 @@ constexpr std::string_view genericPlugin = "vfio-pci";
 
 int errnoOf(const Error& error) noexcept
 {
-    return -errnoOfErrc(error.code());
+    return -errnoOfErrc(error.code(), ErrnoTo::Result);
 }
 
 DeviceService::DeviceService(KernelHost& host, ServiceOptions options,

@@ -44,20 +44,25 @@ TEST(ErrnoMap, FromAPlugin)
 
 TEST(ErrnoMap, ToAPluginEveryCodeHasItsErrno)
 {
-    EXPECT_EQ(errnoOfErrc(Errc::NotFound), ENOENT);
-    EXPECT_EQ(errnoOfErrc(Errc::InvalidArgument), EINVAL);
-    EXPECT_EQ(errnoOfErrc(Errc::Busy), EBUSY);
-    EXPECT_EQ(errnoOfErrc(Errc::NotViable), EPERM);
-    EXPECT_EQ(errnoOfErrc(Errc::NotSupported), EOPNOTSUPP);
-    EXPECT_EQ(errnoOfErrc(Errc::Failed), EIO);
-    EXPECT_EQ(errnoOfErrc(Errc::TimedOut), ETIMEDOUT);
-    EXPECT_EQ(errnoOfErrc(Errc::AccessDenied), EACCES);
+    EXPECT_EQ(errnoOfErrc(Errc::NotFound, ErrnoTo::Service), ENOENT);
+    EXPECT_EQ(errnoOfErrc(Errc::NotFound, ErrnoTo::Result), ENODEV);
+    EXPECT_EQ(errnoOfErrc(Errc::InvalidArgument, ErrnoTo::Result), EINVAL);
+    EXPECT_EQ(errnoOfErrc(Errc::Busy, ErrnoTo::Result), EBUSY);
+    EXPECT_EQ(errnoOfErrc(Errc::NotViable, ErrnoTo::Result), EPERM);
+    EXPECT_EQ(errnoOfErrc(Errc::NotSupported, ErrnoTo::Result), EOPNOTSUPP);
+    EXPECT_EQ(errnoOfErrc(Errc::Failed, ErrnoTo::Result), EIO);
+    EXPECT_EQ(errnoOfErrc(Errc::TimedOut, ErrnoTo::Result), ETIMEDOUT);
+    EXPECT_EQ(errnoOfErrc(Errc::AccessDenied, ErrnoTo::Result), EACCES);
     // What a plugin is told comes back as the same code where the table
     // goes both ways.
     for (Errc code : {Errc::NotFound, Errc::Busy, Errc::NotSupported,
                       Errc::TimedOut, Errc::Failed})
     {
-        EXPECT_EQ(errcOfErrno(errnoOfErrc(code), ErrnoFrom::Plugin), code);
+        for (ErrnoTo to : {ErrnoTo::Service, ErrnoTo::Result})
+        {
+            EXPECT_EQ(errcOfErrno(errnoOfErrc(code, to), ErrnoFrom::Plugin),
+                      code);
+        }
     }
 }
 
