@@ -334,8 +334,7 @@ void Operations::releaseExpired(const PciAddress& address,
     PolicyOutcome onRelease;
     try
     {
-        onRelease =
-            service.release({address, "release " + address.str()}, owner);
+        onRelease = service.releaseClosedLease(address, owner);
     }
     catch (const std::exception& e)
     {

@@ -232,20 +232,32 @@ void DeviceService::reattach(const Request& request, const std::string& token,
 PolicyOutcome DeviceService::release(const Request& request,
                                      const std::string& owner)
 {
-    stuck->requireNotStuck(request.address);
     pluginDevices.requireNotHeld(request.address, request.what);
-    manager.release(request.address, owner);
+    return endAssignment(request.address, owner);
+}
+
+PolicyOutcome DeviceService::releaseClosedLease(const PciAddress& address,
+                                                const std::string& owner)
+{
+    // The holder is gone: nobody is left to wait for, whatever else runs
+    // on the device.
+    return endAssignment(address, owner);
+}
+
+PolicyOutcome DeviceService::endAssignment(const PciAddress& address,
+                                           const std::string& owner)
+{
+    manager.release(address, owner);
     try
     {
-        return enforcer.afterRelease(request.address);
+        return enforcer.afterRelease(address);
     }
     catch (const std::exception& e)
     {
         // Released all the same: what the policy does next is a note.
         PolicyOutcome outcome;
         outcome.failures.push_back(
-            request.address.str() +
-            ": the on-release steps failed: " + e.what());
+            address.str() + ": the on-release steps failed: " + e.what());
         return outcome;
     }
 }

@@ -131,6 +131,15 @@ class DeviceService
     PolicyOutcome release(const Request& request, const std::string& owner);
 
     /**
+     * @brief The holder of @p owner's lease hung up: its assignment ends
+     * (and only its), with the on-release steps, even while a migration
+     * job holds the device. @throws Error(NotFound, Busy) when the device
+     * is no longer assigned to @p owner.
+     */
+    PolicyOutcome releaseClosedLease(const PciAddress& address,
+                                     const std::string& owner);
+
+    /**
      * @brief Resets through the device's plugin when it has its own
      * reset, through sysfs otherwise. @p method "" uses the policy's
      * preferred method, or the kernel's order.
@@ -196,6 +205,8 @@ class DeviceService
                          std::optional<PluginDevice>& plugin,
                          const std::string& driver, bool wholeGroup);
     void giveBackAfterPrepare(const PciAddress& address);
+    PolicyOutcome endAssignment(const PciAddress& address,
+                                const std::string& owner);
     void afterMigration(const PciAddress& address);
     template <typename Body>
     void runStream(const Request& request, MigrationJob& job,
