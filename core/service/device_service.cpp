@@ -225,7 +225,6 @@ void DeviceService::assign(const Request& request, const std::string& owner,
 void DeviceService::reattach(const Request& request, const std::string& token,
                              const std::string& newOwner)
 {
-    stuck->requireNotStuck(request.address);
     manager.reattach(request.address, token, newOwner);
 }
 
