@@ -179,7 +179,23 @@ std::string DeviceService::bindHeld(const Request& request,
 void DeviceService::unbind(const Request& request)
 {
     leaveMigration(request);
+    std::optional<DeviceInfo> info = manager.info(request.address);
+    if (info && neverTaken(*info))
+    {
+        // Nothing of vfiod's to undo. Giving it "back" would hand a device
+        // that had no driver the one the kernel picks, and a host driver on
+        // a member makes its IOMMU group non-viable under whoever uses it.
+        return;
+    }
     manager.unbind(request.address);
+}
+
+bool DeviceService::neverTaken(const DeviceInfo& info)
+{
+    const PciDevice& pci = info.pci;
+    bool heldForVfio =
+        pci.driverOverride == "none" || isVfioDriver(pci.driverOverride);
+    return !info.originalDriver && pci.driver.empty() && !heldForVfio;
 }
 
 void DeviceService::assign(const Request& request, const std::string& owner,

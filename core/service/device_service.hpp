@@ -110,7 +110,11 @@ class DeviceService
     std::string bind(const Request& request, const std::string& driver,
                      bool wholeGroup);
 
-    /** @brief Gives the device back to its original driver. */
+    /**
+     * @brief Gives the device back to its original driver. A device vfiod
+     * never took (no driver, no vfio override, no original driver on
+     * record) is left as it is: there is nothing to give back.
+     */
     void unbind(const Request& request);
 
     /**
@@ -197,6 +201,7 @@ class DeviceService
     std::vector<PciAddress> applyUevents(const std::vector<Uevent>& events);
 
   private:
+    static bool neverTaken(const DeviceInfo& info);
     void statusChanged(const PciAddress& address);
     void leaveMigration(const Request& request);
     static std::string driverFor(std::optional<PluginDevice>& plugin,

@@ -262,6 +262,30 @@ TEST_F(ServiceOnSim, APluginBlockedInPrepareHoldsOnlyItsGroup)
     EXPECT_EQ(service->bind(request(sibling), "", false), "vfio-pci");
 }
 
+TEST_F(ServiceOnSim, UnbindLeavesADeviceItNeverTookAsItIs)
+{
+    // The gate goes to vfio (its prepare passes the gate as soon as it
+    // reaches it); its sibling never had a driver, which is what keeps the
+    // group viable.
+    std::future<void> opened =
+        std::async(std::launch::async, [&] { openGate(); });
+    service->bind(request(gate), "", false);
+    opened.get();
+    ASSERT_EQ(info(gate).pci.driver, "vfio-pci");
+    ASSERT_EQ(info(sibling).pci.driver, "");
+    ASSERT_FALSE(info(sibling).originalDriver);
+
+    service->unbind({sibling, "Unbind " + sibling.str()});
+    EXPECT_EQ(info(sibling).pci.driver, "");
+    EXPECT_EQ(overrideOf(sibling), "(null)\n");
+    EXPECT_EQ(info(gate).pci.driver, "vfio-pci");
+    EXPECT_EQ(info(sibling).lastError, "");
+
+    // What vfiod took, it gives back.
+    service->unbind(request(gate));
+    EXPECT_EQ(info(gate).pci.driver, "gatedrv");
+}
+
 TEST_F(ServiceOnSim, AssignRunsTheBindThenTheAssignHooks)
 {
     service->assign({other, "Assign " + other.str()}, ":1.7 uid=0", "",
