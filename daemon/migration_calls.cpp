@@ -75,6 +75,7 @@ void Operations::setMigrationState(
                 service.setMigrationState(request, state);
             }
             Caller caller = authorizeDevice(context, request);
+            requireOwnerOrRoot(caller, request);
             std::vector<std::string> path =
                 service.setMigrationState(request, state);
             logDone(request.what, caller);
@@ -93,11 +94,13 @@ void Operations::stream(WorkerContext& context, const DeviceRequest& request,
         reply,
         [&] {
             Caller caller = authorizeDevice(context, request);
+            requireOwnerOrRoot(caller, request);
             if (job.target)
             {
                 DeviceRequest onTarget = request;
                 onTarget.address = *job.target;
                 authorizeDevice(context, onTarget);
+                requireOwnerOrRoot(caller, onTarget);
             }
             ProgressThrottle throttle(request.address, progress);
             job.progress = std::ref(throttle);
@@ -115,6 +118,7 @@ void Operations::cancelMigration(WorkerContext& context,
 {
     answer(reply, [&] {
         Caller caller = authorizeDevice(context, request);
+        requireOwnerOrRoot(caller, request);
         service.cancelMigration(request);
         logDone(request.what, caller);
         reply.succeed();

@@ -262,6 +262,21 @@ std::string Operations::releasingOwner(const Caller& caller,
     return caller.owner();
 }
 
+void Operations::requireOwnerOrRoot(const Caller& caller,
+                                    const DeviceRequest& request) const
+{
+    std::optional<DeviceInfo> info = service.registry().info(request.address);
+    if (caller.uid == 0 || !info || info->state != DeviceState::Assigned ||
+        ownerUid(info->owner) == caller.uid)
+    {
+        return;
+    }
+    // [access] lets a user manage devices, not take over another user's
+    // guest: its device state is the owner's.
+    fail(Errc::Busy, request.what + ": assigned to " + info->owner +
+                         "; only that user or root may change it");
+}
+
 void Operations::release(WorkerContext& context, const DeviceRequest& request,
                          PendingReply<>& reply)
 {
@@ -284,6 +299,7 @@ void Operations::reset(WorkerContext& context, const DeviceRequest& request,
 {
     answer(reply, [&] {
         Caller caller = authorizeDevice(context, request);
+        requireOwnerOrRoot(caller, request);
         service.reset(request, method);
         logDone(request.what, caller);
         reply.succeed();

@@ -99,6 +99,10 @@ class Operations
                            const DeviceRequest& request);
     std::string releasingOwner(const Caller& caller,
                                const DeviceRequest& request);
+    /** While the device is assigned, only its owner's uid or root may
+     *  reset it or move its state. */
+    void requireOwnerOrRoot(const Caller& caller,
+                            const DeviceRequest& request) const;
     /** Creates the lease of a new assignment and replies with its end;
      *  the daemon end is held on the main loop. */
     void handOverLease(const PciAddress& address, const std::string& owner,

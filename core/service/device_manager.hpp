@@ -285,6 +285,7 @@ class DeviceManager
 
   private:
     DeviceInfo known(const PciAddress& address) const;
+    void requireNoAssignedMember(const PciAddress& address);
     void bindLocked(const PciAddress& address, const std::string& driver,
                     GroupCheck groupCheck = GroupCheck::Required);
     void bindGroupLocked(const PciAddress& address, const std::string& driver);

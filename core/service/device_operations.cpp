@@ -148,6 +148,7 @@ void DeviceManager::unbind(const PciAddress& address)
     try
     {
         requireUnassigned(address);
+        requireNoAssignedMember(address);
         binder.giveBack(address, known(address).originalDriver);
     }
     catch (const Error& e)
@@ -159,6 +160,32 @@ void DeviceManager::unbind(const PciAddress& address)
     update(address, [](DeviceInfo& info) { info.originalDriver.reset(); });
     persist(address);
     succeeded(address);
+}
+
+void DeviceManager::requireNoAssignedMember(const PciAddress& address)
+{
+    int group = known(address).pci.iommuGroup;
+    if (group < 0)
+    {
+        return;
+    }
+    // A member leaving vfio for a host driver makes the group non-viable
+    // under the guest that has the assigned one.
+    for (const PciAddress& member : iommuGroupMembers(host, group))
+    {
+        std::string owner;
+        if (member != address &&
+            peek(member,
+                 [&owner](const DeviceInfo& info) { owner = info.owner; }) &&
+            !owner.empty())
+        {
+            fail(Errc::Busy,
+                 address.str() + ": " + member.str() + " of its IOMMU group " +
+                     std::to_string(group) + " is assigned to " + owner +
+                     "; every member stays on vfio until it is "
+                     "released");
+        }
+    }
 }
 
 void DeviceManager::assign(const PciAddress& address, const std::string& owner,

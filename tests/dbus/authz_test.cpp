@@ -187,5 +187,60 @@ TEST_F(AuthzTest, OnlyTheOwnerReleases)
     EXPECT_EQ(dev->State(), "vfio");
 }
 
+TEST_F(AuthzTest, TheOwnerDecidesOverAnAssignedDevice)
+{
+    // nobody may manage devices ([access]), but not another user's guest.
+    bus->startPolkit("* = no");
+    startVfiod(std::string(defaultConfig) + "[access]\nusers = [\"nobody\"]\n");
+    auto dev = device("0000:08:00.0");
+    sdbus::UnixFd lease = dev->Assign({});
+    std::string owner = dev->Owner();
+
+    // Reset, and the migration calls (CancelMigration stands for them: the
+    // check comes before the device is asked anything).
+    for (const std::string method : {"Reset", "CancelMigration"})
+    {
+        auto result = nobodyCalls("0000:08:00.0", method);
+        EXPECT_EQ(result.output.rfind("error org.vfiod1.Error.Busy: " + method +
+                                          " 0000:08:00.0: assigned to " +
+                                          owner + "; only that user or root",
+                                      0),
+                  0u)
+            << method << ": " << result.output;
+    }
+    EXPECT_EQ(dev->State(), "assigned");
+    EXPECT_EQ(dev->Owner(), owner);
+    EXPECT_EQ(dev->LastError(), "");
+    // Root (the owner here) still may.
+    EXPECT_EQ(errorOf([&] { dev->Reset({}); }), "");
+}
+
+TEST_F(AuthzTest, NoMemberOfAnAssignedGroupLeavesVfio)
+{
+    bus->startPolkit("* = no");
+    startVfiod(std::string(defaultConfig) + "[access]\nusers = [\"nobody\"]\n");
+    // The NIC and its audio function share IOMMU group 11.
+    auto nicFunction = device("0000:04:00.0");
+    auto audio = device("0000:04:00.1");
+    nicFunction->Bind({{"group", sdbus::Variant(true)}});
+    ASSERT_EQ(audio->Driver(), "vfio-pci");
+    sdbus::UnixFd lease = nicFunction->Assign({});
+
+    auto result = nobodyCalls("0000:04:00.1", "Unbind");
+    EXPECT_EQ(result.output.rfind("error org.vfiod1.Error.Busy:", 0), 0u)
+        << result.output;
+    EXPECT_NE(result.output.find("0000:04:00.0 of its IOMMU group 11 is "
+                                 "assigned"),
+              std::string::npos)
+        << result.output;
+    // Root neither: the guest keeps a viable group.
+    EXPECT_EQ(errorOf([&] { audio->Unbind({}); }), "org.vfiod1.Error.Busy");
+    EXPECT_EQ(audio->Driver(), "vfio-pci");
+
+    nicFunction->Release({});
+    audio->Unbind({});
+    EXPECT_EQ(audio->Driver(), "snd_hda_intel");
+}
+
 } // namespace
 } // namespace vfiod::test
