@@ -5,9 +5,12 @@
 #include "plugin/plugin_loader.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <syslog.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace vfiod
 {
@@ -41,13 +44,19 @@ bool matchesTable(const LoadedPlugin& plugin, const PciDevice& device)
     return false;
 }
 
-/** @brief The *.so files of a directory, sorted. */
-std::vector<std::string> sharedObjects(const std::string& directory)
+/** @brief The *.so names of the directory open as @p dirFd, sorted:
+ * read from the directory that was checked, not from its path again. */
+std::vector<std::string> sharedObjects(int dirFd)
 {
     std::vector<std::string> names;
-    DIR* dir = ::opendir(directory.c_str());
+    int copy = ::fcntl(dirFd, F_DUPFD_CLOEXEC, 0);
+    DIR* dir = copy >= 0 ? ::fdopendir(copy) : nullptr;
     if (dir == nullptr)
     {
+        if (copy >= 0)
+        {
+            ::close(copy);
+        }
         return names;
     }
     while (const dirent* entry = ::readdir(dir))
@@ -93,15 +102,48 @@ void PluginHost::loadDirectory()
     {
         return;
     }
-    for (const std::string& name : sharedObjects(config.directory))
+    UniqueFd dir(
+        ::open(config.directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir)
     {
-        loadFile(config.directory + "/" + name);
+        // No directory is no plugins, as before; anything else is said.
+        int error = errno;
+        if (error != ENOENT && config.log)
+        {
+            config.log(LOG_WARNING,
+                       "plugin directory " + config.directory +
+                           " cannot be opened: " + std::strerror(error) +
+                           "; no plugin is loaded");
+        }
+        return;
+    }
+    // The directory is checked once, through the fd its entries are read
+    // and opened from, so a rename of the path changes nothing. Each
+    // plugin in an untrusted one is refused by name: the log then lists
+    // exactly what did not load.
+    std::string untrusted = checkPluginDirectory(dir.get(), config.directory);
+    for (const std::string& name : sharedObjects(dir.get()))
+    {
+        if (!untrusted.empty())
+        {
+            refuse(config.directory + "/" + name, untrusted);
+            continue;
+        }
+        loadFile(dir.get(), name);
     }
 }
 
-void PluginHost::loadFile(const std::string& path)
+void PluginHost::loadFile(int dirFd, const std::string& name)
 {
-    auto result = loadPlugin(path, shared);
+    std::string path = config.directory + "/" + name;
+    auto opened = openPluginFile(dirFd, name);
+    if (const std::string* why = std::get_if<std::string>(&opened))
+    {
+        refuse(path, *why);
+        return;
+    }
+    auto result =
+        loadPlugin(std::get<UniqueFd>(std::move(opened)), path, shared);
     if (const std::string* why = std::get_if<std::string>(&result))
     {
         refuse(path, *why);

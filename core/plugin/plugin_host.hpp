@@ -119,7 +119,10 @@ class PluginDevice
  * @brief Loads plugins from a directory and picks the one for a device.
  *
  * A library is refused with one log line (and the others still load) when
- * it cannot be loaded, has no vfiod_plugin_entry, its entry returns NULL,
+ * it or its directory fails the checks of checkPluginDirectory and
+ * openPluginFile (a regular file, owned by root or vfiod's euid, writable
+ * by nobody else, in a directory held to the same rule), it cannot be
+ * loaded, has no vfiod_plugin_entry, its entry returns NULL,
  * its ABI major differs, its descriptor or ops table is smaller than ABI
  * 1.0's, its name is missing or malformed, or another plugin already has
  * its name.
@@ -159,7 +162,7 @@ class PluginHost
 
   private:
     void loadDirectory();
-    void loadFile(const std::string& path);
+    void loadFile(int dirFd, const std::string& name);
     void refuse(const std::string& path, const std::string& why) const;
     bool claims(const std::shared_ptr<LoadedPlugin>& plugin,
                 const PciDevice& device);

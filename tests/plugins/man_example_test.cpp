@@ -66,6 +66,9 @@ TEST(ManExample, BuildsAgainstTheSdkAndLoads)
     std::string file = dir.write("example.c", code);
     std::string plugins = dir.path() + "/plugins";
     std::filesystem::create_directory(plugins);
+    // vfiod loads nothing from a directory or file its group may write:
+    // the modes must not depend on the umask the test runs under.
+    std::filesystem::permissions(plugins, std::filesystem::perms(0755));
     // The page's command, with the generated vfiod-plugin.pc pointed at
     // the source tree's include/ instead of the installed header.
     std::string pkgConfig =
@@ -77,6 +80,8 @@ TEST(ManExample, BuildsAgainstTheSdkAndLoads)
                           "$(" +
                           pkgConfig + ") -o " + plugins + "/example.so " + file;
     ASSERT_EQ(std::system(command.c_str()), 0) << command << "\n" << code;
+    std::filesystem::permissions(plugins + "/example.so",
+                                 std::filesystem::perms(0644));
 
     SimHost sim(source + "/conf/sim-host.toml", dir.path() + "/state");
     LogCapture log;

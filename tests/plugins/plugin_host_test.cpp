@@ -14,6 +14,8 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <system_error>
 
 #include <gtest/gtest.h>
@@ -57,7 +59,68 @@ class PluginHostTest : public ::testing::Test
         config.log = log.sink();
         return std::make_unique<PluginHost>(sim, config);
     }
+
+    /**
+     * @brief Copies the built ABI test plugin @p name into @p to as @p as,
+     * mode 0644: what the checks accept whatever the umask of the build.
+     * @return the copy's path.
+     */
+    static std::string copyPlugin(const simtest::TempDir& to,
+                                  const std::string& name,
+                                  const std::string& as)
+    {
+        std::string path = to / as;
+        std::filesystem::copy_file(
+            requiredEnv("VFIOD_TEST_ABI_PLUGINS") + "/" + name, path);
+        chmodOrThrow(path, 0644);
+        return path;
+    }
+
+    static void chmodOrThrow(const std::string& path, mode_t mode)
+    {
+        if (::chmod(path.c_str(), mode) != 0)
+        {
+            throw std::system_error(errno, std::generic_category(),
+                                    "chmod " + path);
+        }
+    }
+
+    /** @brief Gives @p path to nobody (65534), as a file of another user. */
+    static void chownToNobody(const std::string& path)
+    {
+        if (::lchown(path.c_str(), 65534, 65534) != 0)
+        {
+            throw std::system_error(errno, std::generic_category(),
+                                    "chown " + path);
+        }
+    }
+
+    /** @brief The names of the loaded plugins, in load order. */
+    static std::vector<std::string> names(const PluginHost& host)
+    {
+        std::vector<std::string> list;
+        for (const PluginInfo& info : host.plugins())
+        {
+            list.push_back(info.name);
+        }
+        return list;
+    }
+
+    /** @brief Exactly one refusal line names @p path, and it says @p why. */
+    void expectRefused(const std::string& path, const std::string& why)
+    {
+        auto lines = log.matching("plugin " + path + " refused");
+        ASSERT_EQ(lines.size(), 1U) << path;
+        EXPECT_NE(lines[0].find(why), std::string::npos) << lines[0];
+    }
 };
+
+/** @brief Only root can give a file to another user. */
+#define SKIP_UNLESS_ROOT()                                                     \
+    if (::geteuid() != 0)                                                      \
+    {                                                                          \
+        GTEST_SKIP() << "giving a file to another user needs root";            \
+    }
 
 TEST_F(PluginHostTest, RefusesEachBadPluginWithOneLineAndLoadsTheRest)
 {
@@ -89,6 +152,123 @@ TEST_F(PluginHostTest, RefusesEachBadPluginWithOneLineAndLoadsTheRest)
     EXPECT_EQ(log.matching("refused").size(), 8U);
 }
 
+TEST_F(PluginHostTest, RefusesEveryPluginOfAWorldWritableDirectory)
+{
+    simtest::TempDir plugins;
+    std::string good = copyPlugin(plugins, "a_good.so", "a_good.so");
+    std::string second = copyPlugin(plugins, "j_second.so", "j_second.so");
+    chmodOrThrow(plugins.path(), 0777);
+    auto host = load(plugins.path());
+    EXPECT_TRUE(host->plugins().empty());
+    std::string why =
+        "directory " + plugins.path() + " is writable by others (mode 0777)";
+    expectRefused(good, why);
+    expectRefused(second, why);
+    EXPECT_EQ(log.matching("refused").size(), 2U);
+}
+
+TEST_F(PluginHostTest, RefusesEveryPluginOfAGroupWritableDirectory)
+{
+    // Stricter than the others-only rule: a member of the group could drop
+    // a library in as surely as anyone could in a world-writable one.
+    simtest::TempDir plugins;
+    std::string good = copyPlugin(plugins, "a_good.so", "a_good.so");
+    chmodOrThrow(plugins.path(), 0775);
+    auto host = load(plugins.path());
+    EXPECT_TRUE(host->plugins().empty());
+    expectRefused(good, "directory " + plugins.path() +
+                            " is writable by group (mode 0775)");
+}
+
+TEST_F(PluginHostTest, RefusesEveryPluginOfADirectoryOfAnotherUser)
+{
+    SKIP_UNLESS_ROOT();
+    simtest::TempDir plugins;
+    std::string good = copyPlugin(plugins, "a_good.so", "a_good.so");
+    chownToNobody(plugins.path());
+    auto host = load(plugins.path());
+    EXPECT_TRUE(host->plugins().empty());
+    expectRefused(good,
+                  "directory " + plugins.path() + " is owned by uid 65534");
+}
+
+TEST_F(PluginHostTest, RefusesAFileOfAnotherUserAndLoadsTheRest)
+{
+    SKIP_UNLESS_ROOT();
+    simtest::TempDir plugins;
+    copyPlugin(plugins, "a_good.so", "a_good.so");
+    std::string theirs = copyPlugin(plugins, "j_second.so", "b_theirs.so");
+    chownToNobody(theirs);
+    auto host = load(plugins.path());
+    EXPECT_EQ(names(*host), (std::vector<std::string>{"good"}));
+    expectRefused(theirs, "owned by uid 65534");
+    EXPECT_EQ(log.matching("refused").size(), 1U);
+}
+
+TEST_F(PluginHostTest, RefusesAGroupOrWorldWritableFileAndLoadsTheRest)
+{
+    simtest::TempDir plugins;
+    copyPlugin(plugins, "a_good.so", "a_good.so");
+    std::string group = copyPlugin(plugins, "j_second.so", "b_group.so");
+    chmodOrThrow(group, 0664);
+    std::string world = copyPlugin(plugins, "j_second.so", "c_world.so");
+    chmodOrThrow(world, 0666);
+    auto host = load(plugins.path());
+    EXPECT_EQ(names(*host), (std::vector<std::string>{"good"}));
+    expectRefused(group, "writable by group (mode 0664)");
+    expectRefused(world, "writable by others (mode 0666)");
+    EXPECT_EQ(log.matching("refused").size(), 2U);
+}
+
+TEST_F(PluginHostTest, RefusesAFifoNamedLikeAPluginWithoutWaitingOnIt)
+{
+    // Opening a FIFO for reading blocks until a writer comes, and none
+    // will: if the host opened it so, this test would never return.
+    simtest::TempDir plugins;
+    copyPlugin(plugins, "a_good.so", "a_good.so");
+    std::string fifo = plugins / "x.so";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0) << std::strerror(errno);
+    auto host = load(plugins.path());
+    EXPECT_EQ(names(*host), (std::vector<std::string>{"good"}));
+    expectRefused(fifo, "not a regular file (FIFO)");
+}
+
+TEST_F(PluginHostTest, RefusesASymlinkEvenToAPluginThatWouldPass)
+{
+    // The target passes every check on its own: the link is refused for
+    // being one (its target lies beyond the directory that was checked).
+    simtest::TempDir elsewhere;
+    std::string target = copyPlugin(elsewhere, "j_second.so", "j_second.so");
+    simtest::TempDir plugins;
+    copyPlugin(plugins, "a_good.so", "a_good.so");
+    std::string link = plugins / "x.so";
+    std::filesystem::create_symlink(target, link);
+    auto host = load(plugins.path());
+    EXPECT_EQ(names(*host), (std::vector<std::string>{"good"}));
+    expectRefused(link, "not a regular file (symbolic link to " + target + ")");
+}
+
+TEST_F(PluginHostTest, GoodPluginsLoadBesideEveryKindOfRefusedFile)
+{
+    simtest::TempDir elsewhere;
+    std::string target = copyPlugin(elsewhere, "j_second.so", "j_second.so");
+    simtest::TempDir plugins;
+    copyPlugin(plugins, "a_good.so", "a_good.so");
+    chmodOrThrow(copyPlugin(plugins, "j_second.so", "b_world.so"), 0666);
+    std::string fifo = plugins / "c_fifo.so";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0) << std::strerror(errno);
+    std::filesystem::create_symlink(target, plugins / "d_link.so");
+    std::filesystem::create_directory(plugins / "e_dir.so");
+    chmodOrThrow(plugins / "e_dir.so", 0755);
+    copyPlugin(plugins, "j_second.so", "z_second.so");
+    auto host = load(plugins.path());
+    EXPECT_EQ(names(*host), (std::vector<std::string>{"good", "second"}));
+    // Loaded by their own names, not the fd they were loaded through.
+    EXPECT_EQ(host->plugins()[1].path, plugins / "z_second.so");
+    expectRefused(plugins / "e_dir.so", "not a regular file (directory)");
+    EXPECT_EQ(log.matching("refused").size(), 4U);
+}
+
 TEST_F(PluginHostTest, EmptyOrMissingDirectoryLoadsNothing)
 {
     EXPECT_TRUE(load("")->plugins().empty());
@@ -104,6 +284,7 @@ TEST_F(PluginHostTest, ChoosesHighestPriorityMatchUnlessForced)
           std::pair{requiredEnv("VFIOD_TEST_OPS_PLUGINS"), "ops.so"}})
     {
         std::filesystem::copy_file(from + "/" + name, both.path() + "/" + name);
+        chmodOrThrow(both.path() + "/" + name, 0644);
     }
     auto host = load(both.path());
     PciDevice ours = fakeDevice("0000:0c:00.0", 0xabcd, 0x0001);
