@@ -243,8 +243,7 @@ std::optional<std::string> readRegularFileAt(int dirFd, const std::string& dir,
     std::string path = shown(dir, name);
     // Looked at before it is opened: opening a device node can do things
     // (rewind a tape, hang up a line), so only a regular file is opened.
-    struct stat st
-    {};
+    struct stat st;
     if (::fstatat(dirFd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
     {
         if (errno == ENOENT)

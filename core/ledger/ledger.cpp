@@ -38,10 +38,38 @@ void requireOneLine(std::string_view key, const std::string& value)
 }
 
 /**
- * @brief Opens NAME under AT as a directory without following a link at
- * it: a link there could lead the records into any file, so it is refused
- * with what to do instead.
+ * @brief Refuses NAME under AT when it is there but not a directory: a
+ * symbolic link (even to a directory) could lead the records into any
+ * file, so it is refused with what to do instead.
  * @param path NAME's path, and @p what the directory, for messages.
+ * @throws Error(Errc::InvalidArgument)
+ */
+void refuseUnlessDirectory(int at, const std::string& name,
+                           const std::string& path, const std::string& what)
+{
+    struct stat st;
+    if (::fstatat(at, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
+    {
+        return; // missing or unreachable: the caller's next step says so
+    }
+    if (S_ISLNK(st.st_mode))
+    {
+        fail(Errc::InvalidArgument,
+             what + " " + path +
+                 " is a symbolic link: the ledger is kept only in a "
+                 "real directory, since a link could lead its records "
+                 "into any file; replace the link by a directory (or "
+                 "set state_dir to where it points)");
+    }
+    if (!S_ISDIR(st.st_mode))
+    {
+        fail(Errc::InvalidArgument, what + " " + path + " is not a directory");
+    }
+}
+
+/**
+ * @brief Opens NAME under AT as a directory without following a link at
+ * it (refused by refuseUnlessDirectory).
  */
 UniqueFd openRealDirectory(int at, const std::string& name,
                            const std::string& path, const std::string& what)
@@ -53,21 +81,9 @@ UniqueFd openRealDirectory(int at, const std::string& name,
         return fd;
     }
     int error = errno;
-    struct stat st
-    {};
-    if ((error == ELOOP || error == ENOTDIR) &&
-        ::fstatat(at, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+    if (error == ELOOP || error == ENOTDIR)
     {
-        if (S_ISLNK(st.st_mode))
-        {
-            fail(Errc::InvalidArgument,
-                 what + " " + path +
-                     " is a symbolic link: the ledger is kept only in a "
-                     "real directory, since a link could lead its records "
-                     "into any file; replace the link by a directory (or "
-                     "set state_dir to where it points)");
-        }
-        fail(Errc::InvalidArgument, what + " " + path + " is not a directory");
+        refuseUnlessDirectory(at, name, path, what);
     }
     fail(Errc::Failed,
          "cannot open " + what + " " + path + ": " + std::strerror(error));
@@ -188,12 +204,19 @@ std::string newLeaseToken()
     return token;
 }
 
+void requireLedgerDirectories(const std::string& stateDir)
+{
+    std::string state = withoutTrailingSlashes(stateDir);
+    refuseUnlessDirectory(AT_FDCWD, state, state, "the state directory");
+    std::string devices = state + "/devices";
+    refuseUnlessDirectory(AT_FDCWD, devices, devices, "the ledger directory");
+}
+
 Ledger::Ledger(std::string stateDir)
 {
     std::string state = withoutTrailingSlashes(std::move(stateDir));
     dir = state + "/devices";
-    struct stat st
-    {};
+    struct stat st;
     if (::lstat(state.c_str(), &st) < 0 && errno == ENOENT)
     {
         // Only a missing directory is created: create_directories would

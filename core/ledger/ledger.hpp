@@ -87,6 +87,16 @@ class Ledger
 /// is not read into memory.
 inline constexpr size_t maxRecordBytes = 64 * 1024;
 
+/**
+ * @brief The refusals of Ledger's constructor and nothing else: a missing
+ * directory is fine, and nothing is created. For a start-up that writes
+ * other things in the state directory before it opens the ledger (the
+ * simulated kernel of vfiod --sim), so that nothing is written through a
+ * link there either.
+ * @throws Error(Errc::InvalidArgument) as Ledger's constructor.
+ */
+void requireLedgerDirectories(const std::string& stateDir);
+
 /** @brief The record as text (key=value lines), and back.
  *  @throws Error(Errc::InvalidArgument) for text that is not a record. */
 std::string formatLedgerRecord(const LedgerRecord& record);

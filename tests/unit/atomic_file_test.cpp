@@ -71,8 +71,7 @@ TEST_F(AtomicFileTest, WritesTheWholeFileWithItsModeAndLeavesNothingBeside)
     writeFileAtomically(path, "one\n", 0600);
     writeFileAtomically(path, "two\n", 0640);
     EXPECT_EQ(test::readFile(path), "two\n");
-    struct stat st
-    {};
+    struct stat st;
     ASSERT_EQ(::stat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0640u);
     EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()),

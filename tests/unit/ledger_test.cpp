@@ -288,6 +288,8 @@ TEST_F(LedgerTest, AStateDirectoryThatIsALinkIsRefused)
         EXPECT_NE(why.find("state directory " + state + " is a symbolic link"),
                   std::string::npos)
             << why;
+        // The same refusal before anything else is written there.
+        EXPECT_EQ(refusalOf([&] { requireLedgerDirectories(given); }), why);
     }
     fs::remove(state);
     fs::create_symlink(elsewhere / "absent", state);
@@ -303,6 +305,7 @@ TEST_F(LedgerTest, AStateDirectoryThatIsALinkIsRefused)
         why.find("ledger directory " + state + "/devices is a symbolic link"),
         std::string::npos)
         << why;
+    EXPECT_EQ(refusalOf([&] { requireLedgerDirectories(state); }), why);
     EXPECT_TRUE(fs::is_empty(elsewhere.path()));
     fs::remove(state + "/devices");
     test::writeFile(state + "/devices", "");
@@ -312,6 +315,9 @@ TEST_F(LedgerTest, AStateDirectoryThatIsALinkIsRefused)
 
     // A real directory, made when missing, is taken.
     fs::remove(state + "/devices");
+    requireLedgerDirectories(state);
+    requireLedgerDirectories(dir + "/fresh/state");
+    EXPECT_FALSE(fs::exists(dir + "/fresh")); // checked, not made
     Ledger made(dir + "/fresh/state");
     EXPECT_TRUE(
         fs::is_directory(fs::symlink_status(dir + "/fresh/state/devices")));
