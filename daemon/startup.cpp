@@ -5,6 +5,7 @@
 #include "base/error.hpp"
 #include "bus_service.hpp"
 #include "config_store.hpp"
+#include "ledger/ledger.hpp"
 #include "linux/linux_host.hpp"
 #include "logging.hpp"
 #include "options.hpp"
@@ -111,13 +112,16 @@ int runDaemon(int argc, char** argv)
         DaemonConfig settings = config.current();
         setLogLevel(options.verbose ? LogLevel::Debug : settings.logLevel);
 
-        auto host = makeHost(options, settings);
         ServicePaths paths;
-        paths.udevRulesDir = udevRulesDir(options, settings);
         // A simulated host keeps its ledger with its simulated kernel: the
         // records describe that machine, not this one.
         paths.ledgerDir = options.simFile ? simStateDir(options, settings)
                                           : settings.stateDir;
+        // Before the simulated kernel and its udev rules are written in
+        // the same directory: through a link there, nothing is written.
+        requireLedgerDirectories(paths.ledgerDir);
+        auto host = makeHost(options, settings);
+        paths.udevRulesDir = udevRulesDir(options, settings);
         BusService service(options.busAddress, config, *host, options.verbose,
                            paths);
         service.start();

@@ -333,6 +333,30 @@ std::string generateUdevRules(const Policy& policy,
     return out;
 }
 
+namespace
+{
+
+/**
+ * @brief What vfiod wrote at PATH, or nullopt when that is not there: only
+ * a regular file is read. A link (or a FIFO, or anything else) planted at
+ * the name is not vfiod's file: not followed, not waited on, and replaced.
+ */
+std::optional<std::string> currentRules(const std::string& path)
+{
+    // Far above any rules vfiod generates; a larger file is rewritten.
+    constexpr size_t maxBytes = 64 * 1024 * 1024;
+    try
+    {
+        return readRegularFile(path, maxBytes);
+    }
+    catch (const Error&)
+    {
+        return std::nullopt;
+    }
+}
+
+} // namespace
+
 bool writeUdevRules(const std::string& dir, const std::string& text)
 {
     std::string path = dir + "/" + std::string(udevRulesFileName);
@@ -345,10 +369,12 @@ bool writeUdevRules(const std::string& dir, const std::string& text)
         {
             throw std::system_error(ec, "create " + dir);
         }
-        if (readWholeFile(path) == text)
+        if (currentRules(path) == text)
         {
             return false;
         }
+        // A symlink planted at the name is replaced by the file, never
+        // written through (writeFileAtomically renames over it).
         writeFileAtomically(path, text);
         return true;
     }

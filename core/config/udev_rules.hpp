@@ -46,7 +46,8 @@ std::string generateUdevRules(const Policy& policy,
 /**
  * @brief Writes @p text to DIR/70-vfiod.rules atomically (temporary file,
  * fsync, rename), unless it holds that text already. udevd notices changed
- * rule files by itself.
+ * rule files by itself. Anything but a regular file at that name (a
+ * planted symlink, say) is neither followed nor read, and is replaced.
  * @return whether the file changed.
  * @throws Error(Errc::Failed) naming the file.
  */

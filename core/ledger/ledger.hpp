@@ -1,5 +1,6 @@
 #pragma once
 
+#include "base/fd.hpp"
 #include "base/pci_address.hpp"
 
 #include <map>
@@ -35,20 +36,30 @@ struct LedgerRecord
  * to a temporary file, fsynced, renamed, the directory fsynced), so a
  * crash at any point leaves the old record or the new one, never a mix.
  *
+ * The state directory and DIR/devices must be directories, not symlinks:
+ * a link there could lead the records into any file. DIR/devices is opened
+ * once, and every record is read, written and removed relative to it;
+ * a record is read only when it is a regular file of a sane size, without
+ * following a link or waiting on a FIFO.
+ *
  * Thread-safe. A write failure is thrown: the caller must not change the
  * kernel on the strength of a record that was not kept.
  */
 class Ledger
 {
   public:
-    /** @brief Creates DIR/devices when missing.
-     *  @throws Error(Errc::Failed) when it cannot. */
+    /** @brief Creates DIR and DIR/devices when missing.
+     *  @throws Error(Errc::InvalidArgument) naming DIR or DIR/devices when
+     *          it is a symlink or not a directory (vfiod does not start);
+     *          Error(Errc::Failed) when it cannot be created or opened. */
     explicit Ledger(std::string stateDir);
 
     /**
-     * @brief Every record on disk. A record that cannot be parsed is
-     * reported in @p damaged (file name and why) and left in place for the
-     * administrator, never guessed at.
+     * @brief Every record on disk. A record that cannot be parsed, or is
+     * not a regular file (a symlink, a FIFO, a directory), or is larger
+     * than maxRecordBytes, is reported in @p damaged (file name and why)
+     * and left in place for the administrator, never guessed at.
+     * @throws Error(Errc::Failed) when the directory cannot be read.
      */
     std::map<PciAddress, LedgerRecord>
         load(std::map<std::string, std::string>* damaged = nullptr) const;
@@ -56,7 +67,8 @@ class Ledger
     /** @throws Error(Errc::Failed) naming the file. */
     void put(const LedgerRecord& record);
 
-    /** @brief Removes the record; no record is fine.
+    /** @brief Removes the record's name (a symlink there is removed, not
+     *  followed); no record is fine.
      *  @throws Error(Errc::Failed) naming the file. */
     void erase(const PciAddress& address);
 
@@ -66,11 +78,24 @@ class Ledger
     }
 
   private:
-    std::string pathOf(const PciAddress& address) const;
-
     std::string dir;
+    UniqueFd devices;         ///< dir, opened without following a link
     mutable std::mutex mutex; ///< orders writes of one process
 };
+
+/// A record is a few hundred bytes: anything much larger is not one, and
+/// is not read into memory.
+inline constexpr size_t maxRecordBytes = 64 * 1024;
+
+/**
+ * @brief The refusals of Ledger's constructor and nothing else: a missing
+ * directory is fine, and nothing is created. For a start-up that writes
+ * other things in the state directory before it opens the ledger (the
+ * simulated kernel of vfiod --sim), so that nothing is written through a
+ * link there either.
+ * @throws Error(Errc::InvalidArgument) as Ledger's constructor.
+ */
+void requireLedgerDirectories(const std::string& stateDir);
 
 /** @brief The record as text (key=value lines), and back.
  *  @throws Error(Errc::InvalidArgument) for text that is not a record. */

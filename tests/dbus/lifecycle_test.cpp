@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 namespace vfiod::test
@@ -241,6 +243,25 @@ TEST_F(LifecycleTest, BadConfigurationStopsStartUp)
                                bus->dir() / "absent.toml"});
     EXPECT_EQ(missing.status, 1);
     EXPECT_NE(missing.output.find("absent.toml"), std::string::npos);
+}
+
+TEST_F(LifecycleTest, AStateDirectoryThatIsALinkStopsStartUp)
+{
+    // The ledger (and the simulated kernel, kept beside it with --sim)
+    // would be written wherever the link leads.
+    TempDir elsewhere;
+    std::string state = bus->dir() / "linked-state";
+    std::filesystem::create_symlink(elsewhere.path(), state);
+    writeFile(bus->configPath(), "");
+    auto result = runCommand({requiredEnv("VFIOD_BIN"), "--sim", hostFile(),
+                              "--sim-state", state, "--bus-address",
+                              bus->address(), "--config", bus->configPath()});
+    EXPECT_EQ(result.status, 1) << result.output;
+    EXPECT_NE(result.output.find("the state directory " + state +
+                                 " is a symbolic link"),
+              std::string::npos)
+        << result.output;
+    EXPECT_TRUE(std::filesystem::is_empty(elsewhere.path()));
 }
 
 TEST_F(LifecycleTest, SigtermExitsCleanlyWithALeaseHeld)

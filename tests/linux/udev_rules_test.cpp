@@ -10,6 +10,7 @@
 #include "pci/pci_device.hpp"
 #include "test_support.hpp"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -276,6 +277,56 @@ TEST(UdevRulesFile, WrittenAtomicallyOnlyWhenChanged)
         EXPECT_NE(std::string(e.what()).find("/proc/vfiod-cannot-be-here"),
                   std::string::npos);
     }
+}
+
+TEST(UdevRulesFile, WhatIsPlantedAtItsNamesIsReplacedNeverWrittenThrough)
+{
+    TempDir rules;
+    TempDir elsewhere;
+    std::string path = rules / "70-vfiod.rules";
+    auto isRegular = [&] {
+        return fs::is_regular_file(fs::symlink_status(path));
+    };
+
+    // A link to a file holding the very text: not taken for vfiod's file.
+    std::string victim = elsewhere.write("victim", "one\n");
+    fs::create_symlink(victim, path);
+    EXPECT_TRUE(writeUdevRules(rules.path(), "one\n"));
+    EXPECT_TRUE(isRegular());
+    EXPECT_EQ(readFile(path), "one\n");
+    EXPECT_EQ(readFile(victim), "one\n");
+
+    // A link to another file, and one to nothing: neither target written.
+    fs::remove(path);
+    fs::create_symlink(victim, path);
+    EXPECT_TRUE(writeUdevRules(rules.path(), "two\n"));
+    EXPECT_TRUE(isRegular());
+    EXPECT_EQ(readFile(victim), "one\n");
+    std::string absent = elsewhere / "absent";
+    fs::remove(path);
+    fs::create_symlink(absent, path);
+    EXPECT_TRUE(writeUdevRules(rules.path(), "two\n"));
+    EXPECT_TRUE(isRegular());
+    EXPECT_FALSE(fs::exists(fs::symlink_status(absent)));
+
+    // At the temporary name the old code used (pid suffix).
+    std::string temporary = path + ".tmp." + std::to_string(::getpid());
+    fs::create_symlink(victim, temporary);
+    EXPECT_TRUE(writeUdevRules(rules.path(), "three\n"));
+    EXPECT_EQ(readFile(path), "three\n");
+    EXPECT_EQ(readFile(victim), "one\n");
+    EXPECT_TRUE(fs::is_symlink(fs::symlink_status(temporary))); // not ours
+    fs::remove(temporary);
+
+    // A FIFO nobody writes to: not waited on, replaced.
+    fs::remove(path);
+    ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+    EXPECT_TRUE(writeUdevRules(rules.path(), "four\n"));
+    EXPECT_TRUE(isRegular());
+    EXPECT_EQ(readFile(path), "four\n");
+    EXPECT_EQ(std::distance(fs::directory_iterator(rules.path()),
+                            fs::directory_iterator()),
+              1); // no temporary file left behind
 }
 
 /** @brief Runs a shell command; its status and merged output. */

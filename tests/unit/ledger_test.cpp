@@ -7,11 +7,13 @@
 #include "sim/sim_host.hpp"
 #include "test_support.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include <gtest/gtest.h>
 
@@ -198,6 +200,181 @@ TEST_F(LedgerTest, AVfioDeviceWithoutARecordIsAdoptedButNotOwned)
         adopted |= note.find("adopted as vfio") != std::string::npos;
     }
     EXPECT_TRUE(adopted);
+}
+
+/** @brief The name the ledger wrote its temporary file at before issue
+ *  17: predictable by anyone who knew the daemon's pid. */
+std::string oldTemporaryOf(const std::string& path)
+{
+    return path + ".tmp." + std::to_string(::getpid());
+}
+
+bool isSymlink(const std::string& path)
+{
+    return fs::is_symlink(fs::symlink_status(path));
+}
+
+/** @brief The message of the Error(InvalidArgument) @p make throws. */
+std::string refusalOf(const std::function<void()>& make)
+{
+    try
+    {
+        make();
+    }
+    catch (const Error& e)
+    {
+        EXPECT_EQ(e.code(), Errc::InvalidArgument) << e.what();
+        return e.what();
+    }
+    ADD_FAILURE() << "not refused";
+    return "";
+}
+
+TEST_F(LedgerTest, ARecordIsNeverWrittenThroughAPlantedLink)
+{
+    restart();
+    test::TempDir elsewhere;
+    std::string victim = elsewhere.write("victim", "precious\n");
+    std::string absent = elsewhere / "absent";
+    std::string records = dir + "/state/devices";
+
+    // At the temporary names the old code used: one link to a file that
+    // exists, one to a name that does not.
+    fs::create_symlink(victim, oldTemporaryOf(records + "/" + nvme.str()));
+    fs::create_symlink(absent, oldTemporaryOf(records + "/" + pf.str()));
+    manager->bind(nvme, "");
+    manager->bind(pf, "");
+    EXPECT_EQ(test::readFile(victim), "precious\n");
+    EXPECT_FALSE(fs::exists(fs::symlink_status(absent)));
+    std::map<std::string, std::string> damaged;
+    std::map<PciAddress, LedgerRecord> kept = ledger->load(&damaged);
+    EXPECT_TRUE(damaged.empty()) << damaged.begin()->second;
+    EXPECT_EQ(kept.size(), 2u);
+    EXPECT_EQ(kept[nvme].originalDriver, "nvme");
+
+    // At a record's own name: read as damaged (not followed), then
+    // replaced by the record when vfiod writes it.
+    manager->unbind(pf);
+    std::string record = records + "/" + pf.str();
+    fs::create_symlink(victim, record);
+    damaged.clear();
+    ledger->load(&damaged);
+    ASSERT_EQ(damaged.count(record), 1u);
+    EXPECT_NE(damaged[record].find("symbolic link"), std::string::npos)
+        << damaged[record];
+    manager->bind(pf, "");
+    EXPECT_FALSE(isSymlink(record));
+    EXPECT_EQ(ledger->load()[pf].originalDriver, "i40e");
+    EXPECT_EQ(test::readFile(victim), "precious\n");
+
+    // Erasing a record that is a link removes the link, not its target.
+    const PciAddress gone = PciAddress::parse("0000:7f:00.0");
+    fs::create_symlink(victim, records + "/" + gone.str());
+    ledger->erase(gone);
+    EXPECT_FALSE(fs::exists(fs::symlink_status(records + "/" + gone.str())));
+    EXPECT_EQ(test::readFile(victim), "precious\n");
+}
+
+TEST_F(LedgerTest, AStateDirectoryThatIsALinkIsRefused)
+{
+    test::TempDir elsewhere;
+    std::string state = dir + "/state";
+
+    // The state directory itself, a link to a directory or to nothing.
+    fs::create_symlink(elsewhere.path(), state);
+    for (const std::string& given : {state, state + "/"})
+    {
+        std::string why = refusalOf([&] { Ledger ledger(given); });
+        EXPECT_NE(why.find("state directory " + state + " is a symbolic link"),
+                  std::string::npos)
+            << why;
+        // The same refusal before anything else is written there.
+        EXPECT_EQ(refusalOf([&] { requireLedgerDirectories(given); }), why);
+    }
+    fs::remove(state);
+    fs::create_symlink(elsewhere / "absent", state);
+    refusalOf([&] { Ledger ledger(state); });
+    EXPECT_TRUE(fs::is_empty(elsewhere.path())); // nothing made there
+
+    // Its devices/ directory: a link, or not a directory at all.
+    fs::remove(state);
+    fs::create_directory(state);
+    fs::create_symlink(elsewhere.path(), state + "/devices");
+    std::string why = refusalOf([&] { Ledger ledger(state); });
+    EXPECT_NE(
+        why.find("ledger directory " + state + "/devices is a symbolic link"),
+        std::string::npos)
+        << why;
+    EXPECT_EQ(refusalOf([&] { requireLedgerDirectories(state); }), why);
+    EXPECT_TRUE(fs::is_empty(elsewhere.path()));
+    fs::remove(state + "/devices");
+    test::writeFile(state + "/devices", "");
+    why = refusalOf([&] { Ledger ledger(state); });
+    EXPECT_NE(why.find("/devices is not a directory"), std::string::npos)
+        << why;
+
+    // A real directory, made when missing, is taken.
+    fs::remove(state + "/devices");
+    requireLedgerDirectories(state);
+    requireLedgerDirectories(dir + "/fresh/state");
+    EXPECT_FALSE(fs::exists(dir + "/fresh")); // checked, not made
+    Ledger made(dir + "/fresh/state");
+    EXPECT_TRUE(
+        fs::is_directory(fs::symlink_status(dir + "/fresh/state/devices")));
+    Ledger taken(state);
+    EXPECT_TRUE(taken.load().empty());
+}
+
+TEST_F(LedgerTest, WhatIsNamedLikeARecordButIsNoneIsReportedAndTheRestLoaded)
+{
+    restart();
+    manager->assign(nvme, ":1.7 uid=0", "", "cafe");
+    std::string records = dir + "/state/devices";
+
+    // A FIFO nobody writes to: opened blocking, it would hang the start.
+    std::string fifo = records + "/0000:04:00.0";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    std::string directory = records + "/0000:05:00.0";
+    fs::create_directory(directory);
+    // A record that would parse, were it read: refused for its size.
+    LedgerRecord big;
+    big.address = PciAddress::parse("0000:06:00.0");
+    std::string text = formatLedgerRecord(big);
+    text.insert(text.find("\nend\n"),
+                "\npadding=" + std::string(maxRecordBytes, 'x'));
+    std::string oversized = records + "/0000:06:00.0";
+    test::writeFile(oversized, text);
+    // A link to a record that would parse, were it followed.
+    test::TempDir elsewhere;
+    LedgerRecord foreign;
+    foreign.address = PciAddress::parse("0000:7f:00.0");
+    foreign.originalDriver = "e1000e";
+    std::string link = records + "/0000:7f:00.0";
+    fs::create_symlink(elsewhere.write("record", formatLedgerRecord(foreign)),
+                       link);
+
+    ReconcileReport report = restart();
+    EXPECT_EQ(manager->info(nvme)->state, DeviceState::Assigned);
+    EXPECT_EQ(manager->info(nvme)->owner, ":1.7 uid=0");
+    std::string problems;
+    for (const std::string& problem : report.problems)
+    {
+        problems += problem + "\n";
+    }
+    EXPECT_EQ(report.problems.size(), 4u) << problems;
+    for (const auto& [path, why] :
+         {std::pair{fifo, "it is a FIFO, not a regular file"},
+          std::pair{directory, "it is a directory, not a regular file"},
+          std::pair{oversized, "it holds"},
+          std::pair{link, "it is a symbolic link: not followed"}})
+    {
+        EXPECT_NE(
+            problems.find("ledger record " + path + " is unreadable (" + why),
+            std::string::npos)
+            << problems;
+        EXPECT_TRUE(fs::exists(fs::symlink_status(path))) << path;
+    }
+    EXPECT_EQ(ledger->load().size(), 1u);
 }
 
 } // namespace
