@@ -1,6 +1,9 @@
 // policy.d: loading a directory and parsing its files, with every
 // mistake refused at its FILE:LINE:COLUMN.
+#include "base/toml_reader.hpp"
 #include "policy_test_util.hpp"
+
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -37,8 +40,8 @@ TEST_F(PolicyTest, ReadsOnlyTomlRegularFilesInByteOrder)
     tmp.write("30-c.toml.example", "garbage [");
     tmp.write("README", "garbage [");
     tmp.write(".hidden.toml", "garbage [");
-    fs::create_directory(fs::path(tmp.path()) / "40-dir.toml");
     fs::create_symlink("/dev/null", fs::path(tmp.path()) / "50-masked.toml");
+    fs::create_symlink("/nonexistent", fs::path(tmp.path()) / "55-gone.toml");
     fs::create_symlink("10-a.toml", fs::path(tmp.path()) / "60-link.toml");
 
     // The link to 10-a.toml is read too, and its rule name is a duplicate.
@@ -55,6 +58,54 @@ TEST_F(PolicyTest, ReadsOnlyTomlRegularFilesInByteOrder)
     EXPECT_EQ(policy.rules[0].file, tmp.path() + "/10-a.toml");
     EXPECT_EQ(policy.rules[0].line, 1);
     EXPECT_EQ(policy.rules[1].name, "b");
+}
+
+/** @brief The message loadPolicyDir() refuses @p dir with. */
+std::string dirError(const std::string& dir)
+{
+    try
+    {
+        loadPolicyDir(dir);
+    }
+    catch (const Error& e)
+    {
+        EXPECT_EQ(e.code(), Errc::InvalidArgument) << e.what();
+        return e.what();
+    }
+    ADD_FAILURE() << "no error";
+    return "";
+}
+
+// A NAME.toml that is not a regular file holds rules the administrator
+// meant to apply: it is refused by name rather than skipped, and reading
+// it never waits (a FIFO) nor grows without end (/dev/zero).
+TEST_F(PolicyTest, RefusesAFifo)
+{
+    tmp.write("10-a.toml", "[[rule]]\nname = \"a\"\nmatch = { vendor = 1 }\n");
+    std::string fifo = tmp / "20-fifo.toml";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    EXPECT_EQ(dirError(tmp.path()), fifo + ": not a regular file (FIFO)");
+}
+
+TEST_F(PolicyTest, RefusesADirectoryNamedToml)
+{
+    fs::create_directory(tmp / "40-dir.toml");
+    EXPECT_EQ(dirError(tmp.path()), tmp / "40-dir.toml" + ": is a directory");
+}
+
+TEST_F(PolicyTest, RefusesALinkToDevZero)
+{
+    fs::create_symlink("/dev/zero", tmp / "50-zero.toml");
+    EXPECT_EQ(dirError(tmp.path()),
+              tmp / "50-zero.toml" + ": not a regular file (character device)");
+}
+
+TEST_F(PolicyTest, RefusesAnOversizedFile)
+{
+    std::string big = tmp.write("10-big.toml",
+                                std::string(toml_reader::maxFileSize + 1, '#'));
+    EXPECT_EQ(dirError(tmp.path()),
+              big + ": too large (1048577 bytes, at most 1048576)");
 }
 
 TEST_F(PolicyTest, ParsesEveryKey)
