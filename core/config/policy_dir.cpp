@@ -1,6 +1,7 @@
 #include "base/error.hpp"
 #include "base/toml_reader.hpp"
 #include "config/policy.hpp"
+#include "config/policy_reader.hpp"
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -75,11 +76,12 @@ Policy loadPolicyDir(const std::string& dir)
     {
         fail(Errc::InvalidArgument, dir + ": not a directory");
     }
+    policy_reader::RuleNames names;
     for (const std::string& name : policyFileNames(dir))
     {
         std::string path = (fs::path(dir) / name).string();
-        parsePolicyFile(policy, toml_reader::readFile(path, "policy file"),
-                        path);
+        policy_reader::appendFile(
+            policy, toml_reader::readFile(path, "policy file"), path, names);
     }
     return policy;
 }

@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -106,6 +107,53 @@ TEST_F(PolicyTest, RefusesAnOversizedFile)
                                 std::string(toml_reader::maxFileSize + 1, '#'));
     EXPECT_EQ(dirError(tmp.path()),
               big + ": too large (1048577 bytes, at most 1048576)");
+}
+
+// Thousands of files, each one rule: every rule is there in order, and a
+// duplicate name in the last file still names the first definition. The
+// names of earlier files are kept in one index for the whole directory
+// (policy_reader::appendFile), not rebuilt per file.
+TEST_F(PolicyTest, LoadsThousandsOfFiles)
+{
+    constexpr int count = 2000;
+    auto nameOf = [](int i) {
+        char name[16];
+        std::snprintf(name, sizeof name, "%05d", i);
+        return std::string(name);
+    };
+    for (int i = 0; i < count; ++i)
+    {
+        tmp.write(nameOf(i) + ".toml",
+                  "[[rule]]\nname = \"r" + nameOf(i) +
+                      "\"\nmatch = { vendor = " + std::to_string(i) + " }\n");
+    }
+    Policy policy = load();
+    ASSERT_EQ(policy.rules.size(), static_cast<size_t>(count));
+    ASSERT_EQ(policy.files.size(), static_cast<size_t>(count));
+    for (int i = 0; i < count; ++i)
+    {
+        EXPECT_EQ(policy.rules[i].name, "r" + nameOf(i));
+        EXPECT_EQ(policy.rules[i].file, tmp / (nameOf(i) + ".toml"));
+        EXPECT_EQ(policy.rules[i].match.vendor.value_or(0xffff), i);
+    }
+
+    std::string last = tmp.write("99999.toml", "[[rule]]\nname = \"r01000\"\n"
+                                               "match = { all = true }\n");
+    EXPECT_EQ(dirError(tmp.path()),
+              last + ":2:8: duplicate rule name \"r01000\", first defined at " +
+                  (tmp / "01000.toml") + ":1");
+}
+
+// Two rules of one name in one file among many: refused at the second.
+TEST_F(PolicyTest, DuplicateWithinOneFileAmongMany)
+{
+    tmp.write("10-a.toml", "[[rule]]\nname = \"a\"\nmatch = { all = true }\n");
+    std::string file = tmp.write(
+        "20-b.toml", "[[rule]]\nname = \"b\"\nmatch = { all = true }\n"
+                     "[[rule]]\nname = \"b\"\nmatch = { all = true }\n");
+    EXPECT_EQ(dirError(tmp.path()),
+              file + ":5:8: duplicate rule name \"b\", first defined at " +
+                  file + ":1");
 }
 
 TEST_F(PolicyTest, ParsesEveryKey)
