@@ -1,5 +1,7 @@
 #include "logging.hpp"
 
+#include "base/text_escape.hpp"
+
 // Our own CODE_FILE/CODE_LINE/CODE_FUNC (the caller's, from
 // std::source_location) instead of the library's (this file's).
 #define SD_JOURNAL_SUPPRESS_LOCATION
@@ -117,6 +119,11 @@ bool sendJournal(LogLevel level, std::string_view message,
 namespace details
 {
 
+std::string safeText(std::string_view text)
+{
+    return text::escaped(text, maxLogText);
+}
+
 int syslogPriority(LogLevel level) noexcept
 {
     // LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG.
@@ -161,7 +168,7 @@ std::vector<std::string> journalEntries(LogLevel level,
 {
     std::vector<std::string> entries;
     entries.reserve(6 + fields.size());
-    entries.push_back("MESSAGE=" + std::string(message));
+    entries.push_back("MESSAGE=" + safeText(message));
     entries.push_back("PRIORITY=" + std::to_string(syslogPriority(level)));
     entries.emplace_back("SYSLOG_IDENTIFIER=vfiod");
     entries.push_back(std::string("CODE_FILE=") + where.file_name());
@@ -171,12 +178,13 @@ std::vector<std::string> journalEntries(LogLevel level,
     {
         if (validFieldName(field.name))
         {
-            entries.push_back(std::string(field.name) + "=" + field.value);
+            entries.push_back(std::string(field.name) + "=" +
+                              safeText(field.value));
         }
         else
         {
-            entries.push_back("VFIOD_INVALID_FIELD=" + std::string(field.name) +
-                              "=" + field.value);
+            entries.push_back("VFIOD_INVALID_FIELD=" + safeText(field.name) +
+                              "=" + safeText(field.value));
         }
     }
     return entries;
@@ -193,22 +201,12 @@ std::string stderrLine(LogTarget target, LogLevel level,
         {
             line += std::string(logLevelName(level)) + ": ";
         }
-        line += message;
+        line += safeText(message);
     }
     else
     {
-        // Every line of a multi-line message gets the prefix: journald
-        // gives a line without one the default priority.
-        std::string prefix = "<" + std::to_string(syslogPriority(level)) + ">";
-        line = prefix;
-        for (char c : message)
-        {
-            line += c;
-            if (c == '\n')
-            {
-                line += prefix;
-            }
-        }
+        line = "<" + std::to_string(syslogPriority(level)) + ">" +
+               safeText(message);
     }
     line += '\n';
     return line;

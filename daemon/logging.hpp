@@ -4,6 +4,7 @@
 #include "base/pci_address.hpp"
 #include "config/daemon_config.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <source_location>
 #include <string>
@@ -134,6 +135,24 @@ void logNotice(NoticeLevel level, const std::string& message);
 namespace details
 {
 
+/**
+ * @brief The most of one message or field value the log keeps: 4 KiB,
+ * several times the longest message vfiod writes (a failure with its
+ * kernel error and device path), so that nothing of its own is cut while
+ * a caller's megabyte is.
+ */
+inline constexpr size_t maxLogText = 4096;
+
+/**
+ * @brief @p text as the log writes it: control characters escaped ("\n",
+ * "\x1b", see text::escaped) and cut at maxLogText. Messages quote what
+ * callers sent (a state name, a driver, an option), and a line break or
+ * an escape sequence in it would otherwise forge a line of the log or
+ * rewrite a terminal; so every message and field goes through here,
+ * whatever its origin.
+ */
+std::string safeText(std::string_view text);
+
 /** @brief syslog priority of @p level: 3, 4, 6 or 7. */
 int syslogPriority(LogLevel level) noexcept;
 
@@ -146,7 +165,8 @@ bool validFieldName(std::string_view name) noexcept;
 /**
  * @brief The "NAME=value" entries of one journal message, in the order
  * sent: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER, CODE_FILE, CODE_LINE,
- * CODE_FUNC, then @p fields. A field with an invalid name is sent as
+ * CODE_FUNC, then @p fields; the message and the values through
+ * safeText(). A field with an invalid name is sent as
  * VFIOD_INVALID_FIELD=NAME=value rather than dropped or refused.
  */
 std::vector<std::string> journalEntries(LogLevel level,
@@ -154,7 +174,8 @@ std::vector<std::string> journalEntries(LogLevel level,
                                         const std::vector<LogField>& fields,
                                         const std::source_location& where);
 
-/** @brief The stderr line (with '\n') for @p target (not Journal). */
+/** @brief The stderr line (with '\n') for @p target (not Journal): one
+ * line, the message through safeText(). */
 std::string stderrLine(LogTarget target, LogLevel level,
                        std::string_view message);
 

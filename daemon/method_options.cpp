@@ -1,6 +1,7 @@
 #include "method_options.hpp"
 
 #include "base/error.hpp"
+#include "base/text_escape.hpp"
 
 #include <algorithm>
 
@@ -23,17 +24,19 @@ std::map<std::string, std::string>
                     (known.empty() ? "\"" : ", \"") + std::string(name) + "\"";
             }
             fail(Errc::InvalidArgument,
-                 std::string(method) + ": unknown option \"" + key + "\" (" +
+                 std::string(method) + ": unknown option " +
+                     text::quotedArgument(key) + " (" +
                      (known.empty() ? "it takes no options"
                                     : "it takes " + known) +
                      ")");
         }
         if (!value.containsValueOfType<std::string>())
         {
-            fail(Errc::InvalidArgument, std::string(method) + ": option \"" +
-                                            key +
-                                            "\" must be a string (s), not '" +
-                                            value.peekValueType() + "'");
+            fail(Errc::InvalidArgument,
+                 std::string(method) + ": option " + text::quotedArgument(key) +
+                     " must be a string (s), not '" +
+                     text::escaped(value.peekValueType(), text::maxQuoted) +
+                     "'");
         }
         values[key] = value.get<std::string>();
     }

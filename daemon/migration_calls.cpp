@@ -68,12 +68,11 @@ void Operations::setMigrationState(
     answer(
         reply,
         [&] {
-            if (!migration::parseState(state))
-            {
-                // Refused before the caller is identified: nothing of it
-                // reaches polkit or the device.
-                service.setMigrationState(request, state);
-            }
+            // Authorized first: the state name is the caller's text, and
+            // the refusal of a bad one is logged with it; a caller who may
+            // not migrate the device gets AccessDenied and leaves nothing
+            // of what it sent in the log. The core service refuses an
+            // unknown state before it touches the device.
             Caller caller = authorizeDevice(context, request);
             requireOwnerOrRoot(caller, request);
             std::vector<std::string> path =

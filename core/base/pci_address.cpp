@@ -1,6 +1,7 @@
 #include "base/pci_address.hpp"
 
 #include "base/error.hpp"
+#include "base/text_escape.hpp"
 
 #include <cctype>
 #include <cstdio>
@@ -51,24 +52,11 @@ std::string formatAddress(const PciAddress& a, char sep, char last)
     return std::string(buf, static_cast<size_t>(out - buf));
 }
 
+/** @brief What the caller wrote, escaped and capped: an address comes from
+ * a D-Bus argument or the command line, and its refusal is logged. */
 std::string quoted(std::string_view text)
 {
-    std::string out = "\"";
-    for (char c : text)
-    {
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-        {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x",
-                          static_cast<unsigned char>(c));
-            out += buf;
-        }
-        else
-        {
-            out += c;
-        }
-    }
-    return out + "\"";
+    return text::quotedArgument(text);
 }
 
 /** Parses exactly n lowercase hex digits at text[pos]; returns why not. */

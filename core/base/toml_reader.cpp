@@ -1,11 +1,15 @@
 #include "base/toml_reader.hpp"
 
 #include "base/error.hpp"
+#include "base/fd.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 namespace vfiod::toml_reader
@@ -70,6 +74,26 @@ std::vector<Entry> inDocumentOrder(const toml::table& table)
     return entries;
 }
 
+/** @brief What a file that is not a regular file is, for the refusal. */
+std::string_view fileTypeName(mode_t mode) noexcept
+{
+    switch (mode & S_IFMT)
+    {
+        case S_IFIFO:
+            return "FIFO";
+        case S_IFCHR:
+            return "character device";
+        case S_IFBLK:
+            return "block device";
+        case S_IFSOCK:
+            return "socket";
+        case S_IFDIR:
+            return "directory";
+        default:
+            return "unknown type";
+    }
+}
+
 } // namespace
 
 toml::table parse(std::string_view text, const std::string& sourceName)
@@ -86,8 +110,10 @@ toml::table parse(std::string_view text, const std::string& sourceName)
 
 std::string readFile(const std::string& path, std::string_view what)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+    // writer, and hang the start-up; fstat() then refuses it anyway.
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fd)
     {
         int err = errno;
         if (err == ENOENT)
@@ -97,13 +123,60 @@ std::string readFile(const std::string& path, std::string_view what)
         fail(Errc::InvalidArgument,
              path + ": cannot read: " + std::strerror(err));
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad())
+    struct stat st = {};
+    if (::fstat(fd.get(), &st) != 0)
     {
-        fail(Errc::InvalidArgument, path + ": read error");
+        fail(Errc::InvalidArgument,
+             path + ": cannot read: " + std::strerror(errno));
     }
-    return text.str();
+    // Checked on the open descriptor, not the name, so that the file read
+    // is the file checked; a symlink is followed to what it names.
+    if (S_ISDIR(st.st_mode))
+    {
+        fail(Errc::InvalidArgument, path + ": is a directory");
+    }
+    if (!S_ISREG(st.st_mode))
+    {
+        // A character device such as /dev/zero never ends, a FIFO or a
+        // socket blocks: only a regular file has an end to read to.
+        fail(Errc::InvalidArgument, path + ": not a regular file (" +
+                                        std::string(fileTypeName(st.st_mode)) +
+                                        ")");
+    }
+    if (st.st_size > static_cast<off_t>(maxFileSize))
+    {
+        fail(Errc::InvalidArgument,
+             path + ": too large (" + std::to_string(st.st_size) +
+                 " bytes, at most " + std::to_string(maxFileSize) + ")");
+    }
+    // The size may change between fstat() and read(): the bound is kept
+    // while reading too, one byte past it tells a file that grew.
+    std::string text;
+    char buffer[65536];
+    while (true)
+    {
+        ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR)
+        {
+            continue;
+        }
+        if (n < 0)
+        {
+            fail(Errc::InvalidArgument,
+                 path + ": read error: " + std::strerror(errno));
+        }
+        if (n == 0)
+        {
+            return text;
+        }
+        text.append(buffer, static_cast<size_t>(n));
+        if (text.size() > maxFileSize)
+        {
+            fail(Errc::InvalidArgument, path + ": too large (more than " +
+                                            std::to_string(maxFileSize) +
+                                            " bytes)");
+        }
+    }
 }
 
 std::string where(const toml::source_region& region)

@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -43,10 +44,26 @@ namespace vfiod::toml_reader
 toml::table parse(std::string_view text, const std::string& sourceName);
 
 /**
+ * @brief The most readFile() reads: 1 MiB. The largest file vfiod reads
+ * this way, a policy.d file with hundreds of rules or a simulated host of
+ * hundreds of devices, is tens of kilobytes; the bound is what keeps a
+ * file that never ends (a link to /dev/zero) or a mistaken one (a disk
+ * image) from growing the daemon without limit.
+ */
+inline constexpr size_t maxFileSize = size_t{1} << 20;
+
+/**
  * @brief The whole contents of a file, to hand to parse().
+ *
+ * Opened without blocking, so that a FIFO cannot hang the caller, and
+ * checked on the open descriptor before a byte is read: only a regular
+ * file (a symlink is followed) of at most maxFileSize bytes is read.
  * @param what names the file in the not-found message ("policy file").
  * @throws Error(Errc::NotFound) "PATH: no such WHAT" when it does not
- *         exist, Error(Errc::InvalidArgument) when it cannot be read.
+ *         exist; Error(Errc::InvalidArgument) "PATH: is a directory",
+ *         "PATH: not a regular file (FIFO)" (or "character device", ...),
+ *         "PATH: too large (N bytes, at most 1048576)", or when it cannot
+ *         be read.
  */
 std::string readFile(const std::string& path, std::string_view what);
 

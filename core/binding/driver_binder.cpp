@@ -1,6 +1,7 @@
 #include "binding/driver_binder.hpp"
 
 #include "base/error.hpp"
+#include "base/text_escape.hpp"
 #include "binding/kernel_call.hpp"
 #include "kernel/kernel_host.hpp"
 #include "kernel/sysfs_layout.hpp"
@@ -57,8 +58,8 @@ std::string DriverBinder::chooseVfioDriver(const PciDevice& device,
         if (!sysfs::isValidDriverName(requested) || !isVfioDriver(requested))
         {
             fail(Errc::InvalidArgument,
-                 "\"" + requested +
-                     "\" is not a vfio driver: use vfio-pci or a variant "
+                 text::quotedArgument(requested) +
+                     " is not a vfio driver: use vfio-pci or a variant "
                      "such as mlx5_vfio_pci");
         }
         return requested;

@@ -1,6 +1,7 @@
 #include "binding/reset.hpp"
 
 #include "base/error.hpp"
+#include "base/text_escape.hpp"
 #include "binding/kernel_call.hpp"
 #include "kernel/kernel_host.hpp"
 #include "kernel/sysfs_layout.hpp"
@@ -56,9 +57,9 @@ void resetFunction(KernelHost& host, KernelCalls& calls,
     if (!method.empty() &&
         std::find(offered.begin(), offered.end(), method) == offered.end())
     {
-        fail(Errc::NotSupported, addr + " does not offer reset method \"" +
-                                     method +
-                                     "\" (it offers: " + joined(offered) + ")");
+        fail(Errc::NotSupported, addr + " does not offer reset method " +
+                                     text::quotedArgument(method) +
+                                     " (it offers: " + joined(offered) + ")");
     }
 
     calls.requireNotStuck(device.address);

@@ -163,12 +163,15 @@ void parsePolicyFile(Policy& policy, std::string_view text,
 
 /**
  * @brief Reads every DIR/NAME.toml in byte order of the names. A missing
- * directory is an empty policy. Entries that are not regular files (after
- * following symlinks, so a link to /dev/null masks a file), hidden files and
- * other names are skipped.
+ * directory is an empty policy. Hidden files, other names and dangling
+ * symlinks are skipped, and a link to /dev/null masks a file; any other
+ * NAME.toml that is not a regular file after following symlinks (a FIFO,
+ * a directory, a link to /dev/zero) is refused, as is a file larger than
+ * toml_reader::maxFileSize (toml_reader::readFile).
  * @throws Error(Errc::InvalidArgument) as parsePolicyFile, or "FILE: ..."
- *         when a file or the directory cannot be read; Error(Errc::NotFound)
- *         when a listed file is gone by the time it is read.
+ *         when a file or the directory cannot be read or is refused;
+ *         Error(Errc::NotFound) when a listed file is gone by the time it is
+ *         read.
  */
 Policy loadPolicyDir(const std::string& dir);
 

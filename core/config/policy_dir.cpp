@@ -1,6 +1,10 @@
 #include "base/error.hpp"
 #include "base/toml_reader.hpp"
 #include "config/policy.hpp"
+#include "config/policy_reader.hpp"
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -30,13 +34,22 @@ std::vector<std::string> policyFileNames(const std::filesystem::path& dir)
         {
             continue;
         }
-        // status() follows symlinks: a link to /dev/null masks a file of
-        // the same name, as in systemd's drop-in directories.
-        std::error_code statusError;
-        if (fs::is_regular_file(entry.status(statusError)))
+        // stat() follows symlinks: a link to /dev/null masks a file of the
+        // same name, as in systemd's drop-in directories. Any other entry
+        // that is not a regular file (a FIFO, a directory, a link to
+        // /dev/zero) is kept, for readFile() to refuse by name: skipping
+        // it would silently drop the rules the administrator meant it to
+        // hold. A dangling link is a file that is not there, as before.
+        struct stat st = {};
+        if (::stat(entry.path().c_str(), &st) != 0)
         {
-            names.push_back(name);
+            continue;
         }
+        if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
+        {
+            continue;
+        }
+        names.push_back(name);
     }
     // std::string compares as unsigned char: plain byte order, no locale.
     std::sort(names.begin(), names.end());
@@ -63,11 +76,12 @@ Policy loadPolicyDir(const std::string& dir)
     {
         fail(Errc::InvalidArgument, dir + ": not a directory");
     }
+    policy_reader::RuleNames names;
     for (const std::string& name : policyFileNames(dir))
     {
         std::string path = (fs::path(dir) / name).string();
-        parsePolicyFile(policy, toml_reader::readFile(path, "policy file"),
-                        path);
+        policy_reader::appendFile(
+            policy, toml_reader::readFile(path, "policy file"), path, names);
     }
     return policy;
 }

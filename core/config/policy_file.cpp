@@ -24,11 +24,10 @@ bool isRuleName(std::string_view name) noexcept
            });
 }
 
-/** @brief Where each rule name was first defined, for duplicates. */
-using SeenNames = std::map<std::string, std::string, std::less<>>;
+using policy_reader::RuleNames;
 
 PolicyRule readRule(const Table& table, const std::string& sourceName,
-                    SeenNames& seen)
+                    const RuleNames& before, RuleNames& seen)
 {
     PolicyRule rule;
     rule.file = sourceName;
@@ -44,11 +43,15 @@ PolicyRule readRule(const Table& table, const std::string& sourceName,
                                "\" is not a rule name (1 to 64 of A-Z a-z "
                                "0-9 _ - .)");
              }
-             auto first = seen.find(rule.name);
-             if (first != seen.end())
+             const RuleNames* const indexes[] = {&before, &seen};
+             for (const RuleNames* names : indexes)
              {
-                 refuse(v, "duplicate rule name \"" + rule.name +
-                               "\", first defined at " + first->second);
+                 auto first = names->find(rule.name);
+                 if (first != names->end())
+                 {
+                     refuse(v, "duplicate rule name \"" + rule.name +
+                                   "\", first defined at " + first->second);
+                 }
              }
          }},
         {"match",
@@ -77,28 +80,46 @@ PolicyRule readRule(const Table& table, const std::string& sourceName,
 
 } // namespace
 
-void parsePolicyFile(Policy& policy, std::string_view text,
-                     const std::string& sourceName)
+void policy_reader::appendFile(Policy& policy, std::string_view text,
+                               const std::string& sourceName, RuleNames& names)
 {
     toml::table root = toml_reader::parse(text, sourceName);
 
-    SeenNames seen;
-    for (const PolicyRule& rule : policy.rules)
-    {
-        seen.emplace(rule.name, rule.file + ":" + std::to_string(rule.line));
-    }
+    // The names of this file apart, merged only once the whole file is
+    // read: a refused file leaves @p names as it leaves @p policy.
+    RuleNames seen;
     std::vector<PolicyRule> rules;
     Table top("", root);
     top.only({"rule"});
     for (const Table& table : top.tables("rule"))
     {
-        rules.push_back(readRule(table, sourceName, seen));
+        rules.push_back(readRule(table, sourceName, names, seen));
     }
 
+    names.merge(seen);
     policy.rules.insert(policy.rules.end(),
                         std::make_move_iterator(rules.begin()),
                         std::make_move_iterator(rules.end()));
     policy.files.push_back(sourceName);
+}
+
+policy_reader::RuleNames policy_reader::ruleNames(const Policy& policy)
+{
+    RuleNames names;
+    for (const PolicyRule& rule : policy.rules)
+    {
+        names.emplace(rule.name, rule.file + ":" + std::to_string(rule.line));
+    }
+    return names;
+}
+
+void parsePolicyFile(Policy& policy, std::string_view text,
+                     const std::string& sourceName)
+{
+    // One file on its own: the index of the rules before it is built
+    // here; loadPolicyDir keeps one index for all its files instead.
+    policy_reader::RuleNames names = policy_reader::ruleNames(policy);
+    policy_reader::appendFile(policy, text, sourceName, names);
 }
 
 } // namespace vfiod

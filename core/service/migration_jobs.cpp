@@ -5,6 +5,7 @@
 // lasts as long as its client feeds it, and holding the group for that long
 // would turn every request on a sibling into a wait for the group; a held
 // device refuses other requests at once with Busy instead.
+#include "base/text_escape.hpp"
 #include "service/device_service.hpp"
 
 namespace vfiod
@@ -125,8 +126,9 @@ std::vector<std::string>
     if (!target)
     {
         fail(Errc::InvalidArgument,
-             request.what + ": unknown migration state \"" + state +
-                 "\" (STOP, RUNNING, STOP_COPY, RESUMING, RUNNING_P2P, "
+             request.what + ": unknown migration state " +
+                 text::quotedArgument(state) +
+                 " (STOP, RUNNING, STOP_COPY, RESUMING, RUNNING_P2P, "
                  "PRE_COPY, PRE_COPY_P2P)");
     }
     std::vector<std::string> path;

@@ -103,6 +103,58 @@ TEST_F(AuthzTest, PolkitAllows)
     EXPECT_EQ(nobodyCalls(nic, "Reset").output, "ok\n");
 }
 
+// A SetMigrationState argument is the caller's text: a megabyte of it with
+// line breaks and an escape sequence, meant to forge lines in the log.
+std::string hostileState()
+{
+    return "BAD\nFORGED \x1b[31mred" + std::string(1 << 20, 'A');
+}
+
+TEST_F(AuthzTest, UnauthorizedMigrationArgumentIsNeverLogged)
+{
+    bus->startPolkit("* = no");
+    startVfiod();
+    std::string file = bus->dir() / "state";
+    writeFile(file, hostileState());
+    auto result = asNobody({"set-state", pathOf(nic), file});
+    // Authorized before the argument is looked at: refused as the caller,
+    // not for the state, and nothing of the state reaches the log.
+    EXPECT_TRUE(refused(result)) << result.output.substr(0, 300);
+    EXPECT_EQ(result.output.find("FORGED"), std::string::npos);
+    std::string log = bus->vfiodLog();
+    EXPECT_NE(log.find("SetMigrationState " + nic), std::string::npos) << log;
+    EXPECT_EQ(log.find("FORGED"), std::string::npos) << log.substr(0, 2000);
+    EXPECT_EQ(log.find("AAAA"), std::string::npos) << log.substr(0, 2000);
+    EXPECT_EQ(log.find('\x1b'), std::string::npos);
+}
+
+TEST_F(AuthzTest, BadMigrationStateIsQuotedCappedAndEscaped)
+{
+    bus->startPolkit("* = no");
+    startVfiod();
+    std::string file = bus->dir() / "state";
+    writeFile(file, hostileState());
+    // As root: authorized, then refused for the state, which the reply and
+    // the log quote cut to 64 bytes, escaped.
+    auto result =
+        runCommand(bus->clientCommand({"set-state", pathOf(nic), file}));
+    std::string quote = "\"BAD\\nFORGED \\x1b[31mred" + std::string(45, 'A') +
+                        "…(" + std::to_string(hostileState().size() - 64) +
+                        " bytes cut)\"";
+    EXPECT_EQ(result.status, 1);
+    EXPECT_EQ(result.output,
+              "error org.vfiod1.Error.InvalidArgument: SetMigrationState " +
+                  nic + ": unknown migration state " + quote +
+                  " (STOP, RUNNING, STOP_COPY, RESUMING, RUNNING_P2P, "
+                  "PRE_COPY, PRE_COPY_P2P)\n");
+    std::string log = bus->vfiodLog();
+    EXPECT_NE(log.find("unknown migration state " + quote), std::string::npos)
+        << log.substr(0, 2000);
+    EXPECT_EQ(log.find("\nFORGED"), std::string::npos);
+    EXPECT_EQ(log.find('\x1b'), std::string::npos);
+    EXPECT_LT(log.size(), 64u * 1024);
+}
+
 TEST_F(AuthzTest, ReloadAsksForManage)
 {
     bus->startPolkit("* = no");

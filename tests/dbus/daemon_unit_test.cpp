@@ -12,9 +12,12 @@
 #include "test_support.hpp"
 #include "worker_pool.hpp"
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <memory>
@@ -163,6 +166,59 @@ TEST(DaemonConfig, MissingFileIsNotFound)
     {
         EXPECT_EQ(e.code(), Errc::NotFound);
     }
+}
+
+/** @brief The message loadDaemonConfig() refuses @p path with. */
+std::string loadError(const std::string& path)
+{
+    try
+    {
+        loadDaemonConfig(path);
+    }
+    catch (const Error& e)
+    {
+        EXPECT_EQ(e.code(), Errc::InvalidArgument) << e.what();
+        return e.what();
+    }
+    ADD_FAILURE() << "no error";
+    return "";
+}
+
+// A configuration that is not a regular file is refused, never waited on
+// (a FIFO without a writer), read without end (/dev/zero) or read as empty
+// (a directory).
+TEST(DaemonConfig, FifoIsRefusedWithoutWaiting)
+{
+    test::TempDir tmp;
+    std::string fifo = tmp / "vfiod.toml";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    EXPECT_EQ(loadError(fifo), fifo + ": not a regular file (FIFO)");
+}
+
+TEST(DaemonConfig, DirectoryIsRefused)
+{
+    test::TempDir tmp;
+    std::filesystem::create_directory(tmp / "vfiod.toml");
+    EXPECT_EQ(loadError(tmp / "vfiod.toml"),
+              tmp / "vfiod.toml" + ": is a directory");
+}
+
+TEST(DaemonConfig, LinkToDevZeroIsRefused)
+{
+    test::TempDir tmp;
+    std::filesystem::create_symlink("/dev/zero", tmp / "vfiod.toml");
+    EXPECT_EQ(loadError(tmp / "vfiod.toml"),
+              tmp / "vfiod.toml" + ": not a regular file (character device)");
+}
+
+TEST(DaemonConfig, OversizedFileIsRefused)
+{
+    test::TempDir tmp;
+    // A comment that parses, just over 1 MiB.
+    std::string path =
+        tmp.write("vfiod.toml", std::string(1 << 20, '#') + "\n");
+    EXPECT_EQ(loadError(path),
+              path + ": too large (1048577 bytes, at most 1048576)");
 }
 
 TEST(ErrorMap, OneNamePerCodeBothWays)

@@ -10,13 +10,19 @@
 //       Calls org.vfiod1.Manager.Reload, printing as above.
 //   test_client ADDRESS hold PATH
 //       Calls Assign, prints "holding", and keeps the lease until killed.
+//   test_client ADDRESS set-state PATH FILE
+//       Calls SetMigrationState with FILE's contents as the state (an
+//       argument larger than the command line takes), printing as call.
 
 #include <sdbus-c++/sdbus-c++.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace
 {
@@ -67,6 +73,19 @@ int run(int argc, char** argv)
         {
             ::pause();
         }
+    }
+    if (command == "set-state" && argc == 5)
+    {
+        std::ifstream in(argv[4], std::ios::binary);
+        std::string state((std::istreambuf_iterator<char>(in)),
+                          std::istreambuf_iterator<char>());
+        std::vector<std::string> path;
+        proxy->callMethod("SetMigrationState")
+            .onInterface("org.vfiod1.Device")
+            .withArguments(state, Options{})
+            .storeResultsTo(path);
+        std::cout << "ok" << std::endl;
+        return 0;
     }
     if (command == "call" && argc >= 5)
     {

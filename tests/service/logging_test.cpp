@@ -53,9 +53,36 @@ TEST(JournalEntries, CarryTheDeviceFields)
     EXPECT_TRUE(has(entries, "VENDOR_ID=10de"));
     EXPECT_TRUE(has(entries, "DEVICE_ID=1eb8"));
     EXPECT_TRUE(has(entries, "OPERATION=bind"));
-    // Newlines stay in the value: sd_journal_sendv sends such a field in
-    // the binary form of the native protocol.
-    EXPECT_TRUE(has(entries, "ERROR=Busy: in use\nby qemu"));
+    // Escaped like the message: a value may quote what a caller sent.
+    EXPECT_TRUE(has(entries, "ERROR=Busy: in use\\nby qemu"));
+}
+
+// What a caller sends reaches messages (a state name, a driver, an
+// option): its line breaks and escape sequences are escaped, and a
+// megabyte of it is cut, so it can neither forge a line nor flood the log.
+TEST(SafeText, EscapesControlCharactersAndCuts)
+{
+    EXPECT_EQ(details::safeText("a\nb\rc\td\x1b[31me\x7f"),
+              "a\\nb\\rc\\td\\x1b[31me\\x7f");
+    // Printable UTF-8 passes; C1 controls and invalid bytes do not.
+    EXPECT_EQ(details::safeText("caf\xc3\xa9 \xc2\x9b \xff"),
+              "caf\xc3\xa9 \\u009b \\xff");
+    std::string big(1 << 20, 'x');
+    std::string cut = details::safeText(big);
+    EXPECT_EQ(cut, std::string(details::maxLogText, 'x') + "…(" +
+                       std::to_string(big.size() - details::maxLogText) +
+                       " bytes cut)");
+}
+
+TEST(JournalEntries, MessageAndFieldsAreEscaped)
+{
+    auto entries = details::journalEntries(
+        LogLevel::Info, "SetMigrationState \"X\nforged\x1b[2J\"",
+        {{logfield::error, std::string(10000, 'e') + "\n"}},
+        std::source_location::current());
+    EXPECT_EQ(entries[0], "MESSAGE=SetMigrationState \"X\\nforged\\x1b[2J\"");
+    EXPECT_TRUE(has(entries, "ERROR=" + std::string(details::maxLogText, 'e') +
+                                 "…(5905 bytes cut)"));
 }
 
 TEST(JournalEntries, SmallIdsArePadded)
@@ -90,14 +117,19 @@ TEST(FieldNames, FollowTheJournalRules)
     EXPECT_FALSE(details::validFieldName(std::string(65, 'A')));
 }
 
-TEST(StderrLine, SyslogPrefixOnEveryLine)
+TEST(StderrLine, OneLinePerMessage)
 {
     EXPECT_EQ(
         details::stderrLine(LogTarget::SyslogPrefix, LogLevel::Error, "boom"),
         "<3>boom\n");
+    // A line break in a message is escaped: one message, one line.
     EXPECT_EQ(
         details::stderrLine(LogTarget::SyslogPrefix, LogLevel::Debug, "a\nb"),
-        "<7>a\n<7>b\n");
+        "<7>a\\nb\n");
+    std::string pid = std::to_string(::getpid());
+    EXPECT_EQ(details::stderrLine(LogTarget::Console, LogLevel::Info,
+                                  "x\nvfiod[1]: forged\x1b[2J"),
+              "vfiod[" + pid + "]: x\\nvfiod[1]: forged\\x1b[2J\n");
 }
 
 TEST(StderrLine, ConsoleNamesProgramPidAndLevel)

@@ -53,7 +53,7 @@ def run_probe(probe, tmp, name, env, level="error", message="probe"):
                      for k, v in env.items()})
         rc = subprocess.run([probe, level, message], env=full,
                             stdout=subprocess.DEVNULL, stderr=err).returncode
-    with open(path, errors="replace") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         return rc, f.read()
 
 
@@ -91,6 +91,24 @@ def stderr_checks(checks, vfiod, probe, source_root):
         checks.check("console: info carries no level word",
                      len(lines) == 2 and lines[1].endswith("]: plain message")
                      and "info" not in lines[1], text)
+
+        # A message quoting what a caller sent: its line break and escape
+        # sequence are escaped, so it stays one line and forges none.
+        rc, text = run_probe(probe, tmp, "hostile", {},
+                             message="x\nvfiod[1]: forged\x1b[2J")
+        lines = text.splitlines()
+        checks.check("console: a newline and ESC in a message are escaped",
+                     rc == 0 and len(lines) == 2
+                     and lines[0].endswith(
+                         "]: error: x\\nvfiod[1]: forged\\x1b[2J")
+                     and "\x1b" not in text, text)
+        rc, text = run_probe(probe, tmp, "long", {},
+                             message="y" * 100000)
+        lines = text.splitlines()
+        checks.check("console: a long message is cut at 4 KiB",
+                     rc == 0 and len(lines) == 2
+                     and lines[0].endswith("y" * 4096 + "…(95904 bytes cut)"),
+                     text[:200])
 
         rc, text = run_probe(probe, tmp, "redirected",
                              {"JOURNAL_STREAM": "1:1"})
@@ -177,7 +195,7 @@ def journal_checks(checks, vfiod, probe, source_root):
                     "SYSLOG_IDENTIFIER": "vfiod",
                     "PCI_ADDRESS": "0000:03:00.0", "VENDOR_ID": "144d",
                     "DEVICE_ID": "a808", "OPERATION": "bind",
-                    "ERROR": "Busy: multi\nline"}
+                    "ERROR": "Busy: multi\\nline"}
             wrong = {k: (v, e.get(k)) for k, v in want.items()
                      if e.get(k) != v}
             checks.check("journal: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER and "

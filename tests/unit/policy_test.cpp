@@ -1,7 +1,11 @@
 // policy.d: loading a directory and parsing its files, with every
 // mistake refused at its FILE:LINE:COLUMN.
+#include "base/toml_reader.hpp"
 #include "policy_test_util.hpp"
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -37,8 +41,8 @@ TEST_F(PolicyTest, ReadsOnlyTomlRegularFilesInByteOrder)
     tmp.write("30-c.toml.example", "garbage [");
     tmp.write("README", "garbage [");
     tmp.write(".hidden.toml", "garbage [");
-    fs::create_directory(fs::path(tmp.path()) / "40-dir.toml");
     fs::create_symlink("/dev/null", fs::path(tmp.path()) / "50-masked.toml");
+    fs::create_symlink("/nonexistent", fs::path(tmp.path()) / "55-gone.toml");
     fs::create_symlink("10-a.toml", fs::path(tmp.path()) / "60-link.toml");
 
     // The link to 10-a.toml is read too, and its rule name is a duplicate.
@@ -55,6 +59,101 @@ TEST_F(PolicyTest, ReadsOnlyTomlRegularFilesInByteOrder)
     EXPECT_EQ(policy.rules[0].file, tmp.path() + "/10-a.toml");
     EXPECT_EQ(policy.rules[0].line, 1);
     EXPECT_EQ(policy.rules[1].name, "b");
+}
+
+/** @brief The message loadPolicyDir() refuses @p dir with. */
+std::string dirError(const std::string& dir)
+{
+    try
+    {
+        loadPolicyDir(dir);
+    }
+    catch (const Error& e)
+    {
+        EXPECT_EQ(e.code(), Errc::InvalidArgument) << e.what();
+        return e.what();
+    }
+    ADD_FAILURE() << "no error";
+    return "";
+}
+
+// A NAME.toml that is not a regular file holds rules the administrator
+// meant to apply: it is refused by name rather than skipped, and reading
+// it never waits (a FIFO) nor grows without end (/dev/zero).
+TEST_F(PolicyTest, RefusesAFifo)
+{
+    tmp.write("10-a.toml", "[[rule]]\nname = \"a\"\nmatch = { vendor = 1 }\n");
+    std::string fifo = tmp / "20-fifo.toml";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    EXPECT_EQ(dirError(tmp.path()), fifo + ": not a regular file (FIFO)");
+}
+
+TEST_F(PolicyTest, RefusesADirectoryNamedToml)
+{
+    fs::create_directory(tmp / "40-dir.toml");
+    EXPECT_EQ(dirError(tmp.path()), tmp / "40-dir.toml" + ": is a directory");
+}
+
+TEST_F(PolicyTest, RefusesALinkToDevZero)
+{
+    fs::create_symlink("/dev/zero", tmp / "50-zero.toml");
+    EXPECT_EQ(dirError(tmp.path()),
+              tmp / "50-zero.toml" + ": not a regular file (character device)");
+}
+
+TEST_F(PolicyTest, RefusesAnOversizedFile)
+{
+    std::string big = tmp.write("10-big.toml",
+                                std::string(toml_reader::maxFileSize + 1, '#'));
+    EXPECT_EQ(dirError(tmp.path()),
+              big + ": too large (1048577 bytes, at most 1048576)");
+}
+
+// Thousands of files, each one rule: every rule is there in order, and a
+// duplicate name in the last file still names the first definition. The
+// names of earlier files are kept in one index for the whole directory
+// (policy_reader::appendFile), not rebuilt per file.
+TEST_F(PolicyTest, LoadsThousandsOfFiles)
+{
+    constexpr int count = 2000;
+    auto nameOf = [](int i) {
+        char name[16];
+        std::snprintf(name, sizeof name, "%05d", i);
+        return std::string(name);
+    };
+    for (int i = 0; i < count; ++i)
+    {
+        tmp.write(nameOf(i) + ".toml",
+                  "[[rule]]\nname = \"r" + nameOf(i) +
+                      "\"\nmatch = { vendor = " + std::to_string(i) + " }\n");
+    }
+    Policy policy = load();
+    ASSERT_EQ(policy.rules.size(), static_cast<size_t>(count));
+    ASSERT_EQ(policy.files.size(), static_cast<size_t>(count));
+    for (int i = 0; i < count; ++i)
+    {
+        EXPECT_EQ(policy.rules[i].name, "r" + nameOf(i));
+        EXPECT_EQ(policy.rules[i].file, tmp / (nameOf(i) + ".toml"));
+        EXPECT_EQ(policy.rules[i].match.vendor.value_or(0xffff), i);
+    }
+
+    std::string last = tmp.write("99999.toml", "[[rule]]\nname = \"r01000\"\n"
+                                               "match = { all = true }\n");
+    EXPECT_EQ(dirError(tmp.path()),
+              last + ":2:8: duplicate rule name \"r01000\", first defined at " +
+                  (tmp / "01000.toml") + ":1");
+}
+
+// Two rules of one name in one file among many: refused at the second.
+TEST_F(PolicyTest, DuplicateWithinOneFileAmongMany)
+{
+    tmp.write("10-a.toml", "[[rule]]\nname = \"a\"\nmatch = { all = true }\n");
+    std::string file = tmp.write(
+        "20-b.toml", "[[rule]]\nname = \"b\"\nmatch = { all = true }\n"
+                     "[[rule]]\nname = \"b\"\nmatch = { all = true }\n");
+    EXPECT_EQ(dirError(tmp.path()),
+              file + ":5:8: duplicate rule name \"b\", first defined at " +
+                  file + ":1");
 }
 
 TEST_F(PolicyTest, ParsesEveryKey)

@@ -1,6 +1,8 @@
 #include "base/error.hpp"
 #include "base/toml_reader.hpp"
+#include "test_support.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -17,6 +19,7 @@ namespace
 
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
 using toml_reader::Table;
@@ -289,6 +292,60 @@ TEST(TomlReader, ReadFile)
                     Table("", root).table("t")->string("k");
                 }),
                 StartsWith(path + ":2:5: "));
+}
+
+/** @brief The message readFile() refuses @p path with. */
+std::string readError(const std::string& path)
+{
+    return errorOf([&] { toml_reader::readFile(path, "test file"); });
+}
+
+TEST(TomlReader, ReadFileRefusesAFifoWithoutWaitingForAWriter)
+{
+    test::TempDir tmp;
+    std::string fifo = tmp / "fifo.toml";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    // No writer ever opens it: a blocking open would hang here.
+    EXPECT_EQ(readError(fifo), fifo + ": not a regular file (FIFO)");
+}
+
+TEST(TomlReader, ReadFileRefusesADirectory)
+{
+    test::TempDir tmp;
+    std::filesystem::create_directory(tmp / "dir.toml");
+    EXPECT_EQ(readError(tmp / "dir.toml"),
+              tmp / "dir.toml" + ": is a directory");
+}
+
+TEST(TomlReader, ReadFileRefusesALinkToADevice)
+{
+    test::TempDir tmp;
+    std::filesystem::create_symlink("/dev/zero", tmp / "zero.toml");
+    // /dev/zero never ends: refused before a byte is read.
+    EXPECT_EQ(readError(tmp / "zero.toml"),
+              tmp / "zero.toml" + ": not a regular file (character device)");
+}
+
+TEST(TomlReader, ReadFileFollowsALinkToARegularFile)
+{
+    test::TempDir tmp;
+    tmp.write("real.toml", "k = 1\n");
+    std::filesystem::create_symlink("real.toml", tmp / "link.toml");
+    EXPECT_EQ(toml_reader::readFile(tmp / "link.toml", "test file"), "k = 1\n");
+}
+
+TEST(TomlReader, ReadFileRefusesAFileOverTheBound)
+{
+    test::TempDir tmp;
+    std::string atBound =
+        tmp.write("max.toml", std::string(toml_reader::maxFileSize, '#'));
+    EXPECT_EQ(toml_reader::readFile(atBound, "test file").size(),
+              toml_reader::maxFileSize);
+
+    std::string over =
+        tmp.write("big.toml", std::string(toml_reader::maxFileSize + 1, '#'));
+    EXPECT_EQ(readError(over), over + ": too large (1048577 bytes, at most "
+                                      "1048576)");
 }
 
 } // namespace
