@@ -1,8 +1,6 @@
 #include "service/device_manager.hpp"
 
-#include "binding/reset.hpp"
-#include "kernel/sysfs_layout.hpp"
-#include "pci/iommu_group.hpp"
+#include "pci/pci_device.hpp"
 
 namespace vfiod
 {
@@ -69,6 +67,11 @@ DeviceManager::DeviceManager(KernelHost& host, ManagerOptions options,
 {}
 
 DeviceManager::~DeviceManager()
+{
+    joinFinishers();
+}
+
+void DeviceManager::joinFinishers()
 {
     std::vector<std::jthread> running;
     {

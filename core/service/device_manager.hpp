@@ -115,6 +115,13 @@ class DeviceManager
     DeviceManager(const DeviceManager&) = delete;
     DeviceManager& operator=(const DeviceManager&) = delete;
 
+    /**
+     * @brief Waits for the give-backs still finishing (after an unbind
+     * that timed out) to end; for an owner that goes away before the
+     * manager does.
+     */
+    void joinFinishers();
+
     /** @brief Registers a listener; call before enumerate(). */
     void subscribe(Listener listener);
 

@@ -14,12 +14,13 @@ namespace
 /// own path for it.
 constexpr std::string_view genericPlugin = "vfio-pci";
 
-} // namespace
-
+/** The -errno a plugin's cleanup op is told a failure ended with. */
 int errnoOf(const Error& error) noexcept
 {
     return -errnoOfErrc(error.code(), ErrnoTo::Result);
 }
+
+} // namespace
 
 DeviceService::DeviceService(KernelHost& host, ServiceOptions options,
                              NoticeSink notices) :
@@ -51,7 +52,13 @@ DeviceService::DeviceService(KernelHost& host, ServiceOptions options,
     });
 }
 
-DeviceService::~DeviceService() = default;
+DeviceService::~DeviceService()
+{
+    // A give-back still finishing tells the registry's listeners, and the
+    // first of them is this service's: it must end while the plugins it
+    // refreshes are still here.
+    manager.joinFinishers();
+}
 
 void DeviceService::onStatusChange(StatusListener listener)
 {

@@ -229,7 +229,4 @@ class DeviceService
     std::vector<StatusListener> listeners;
 };
 
-/** @brief The -errno a plugin's cleanup op is told a failure ended with. */
-int errnoOf(const Error& error) noexcept;
-
 } // namespace vfiod
