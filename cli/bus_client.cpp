@@ -235,9 +235,20 @@ void BusClient::bind(const sdbus::ObjectPath& path,
     slowCall(*bus, Wait::Long, [&] { device(path)->Bind(options); });
 }
 
-void BusClient::unbind(const sdbus::ObjectPath& path)
+MethodOptions forceOptions(bool force)
 {
-    slowCall(*bus, Wait::Long, [&] { device(path)->Unbind({}); });
+    MethodOptions options;
+    if (force)
+    {
+        options["force"] = sdbus::Variant(true);
+    }
+    return options;
+}
+
+void BusClient::unbind(const sdbus::ObjectPath& path,
+                       const MethodOptions& options)
+{
+    slowCall(*bus, Wait::Long, [&] { device(path)->Unbind(options); });
 }
 
 sdbus::UnixFd BusClient::assign(const sdbus::ObjectPath& path,

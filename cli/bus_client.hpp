@@ -22,6 +22,9 @@ using PropertyMap = std::map<std::string, sdbus::Variant>;
 /** @brief The trailing a{sv} every org.vfiod1.Device method takes. */
 using MethodOptions = std::map<std::string, sdbus::Variant>;
 
+/** @brief {"force": true} when @p force, else no options. */
+MethodOptions forceOptions(bool force);
+
 /** @brief One loaded plugin, as Manager.Plugins lists it. */
 struct PluginEntry
 {
@@ -98,7 +101,7 @@ class BusClient
     /** @name Device methods. Slow ones wait up to longCallTimeout. */
     ///@{
     void bind(const sdbus::ObjectPath& device, const MethodOptions& options);
-    void unbind(const sdbus::ObjectPath& device);
+    void unbind(const sdbus::ObjectPath& device, const MethodOptions& options);
     /** @return the lease fd, with FD_CLOEXEC set. */
     sdbus::UnixFd assign(const sdbus::ObjectPath& device,
                          const MethodOptions& options);

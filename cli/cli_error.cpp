@@ -12,7 +12,7 @@ namespace vfioctl
 namespace
 {
 
-constexpr std::array<std::pair<std::string_view, ExitCode>, 12> errorTable{{
+constexpr std::array<std::pair<std::string_view, ExitCode>, 13> errorTable{{
     {"org.vfiod1.Error.Failed", ExitCode::failed},
     {"org.vfiod1.Error.TimedOut", ExitCode::failed},
     {"org.vfiod1.Error.InvalidArgument", ExitCode::usage},
@@ -20,6 +20,7 @@ constexpr std::array<std::pair<std::string_view, ExitCode>, 12> errorTable{{
     {"org.freedesktop.DBus.Error.ServiceUnknown", ExitCode::notFound},
     {"org.freedesktop.DBus.Error.NameHasNoOwner", ExitCode::notFound},
     {"org.vfiod1.Error.NotViable", ExitCode::refused},
+    {"org.vfiod1.Error.InUse", ExitCode::refused},
     {"org.vfiod1.Error.Busy", ExitCode::refused},
     {"org.vfiod1.Error.NotSupported", ExitCode::refused},
     {"org.freedesktop.DBus.Error.AccessDenied", ExitCode::refused},

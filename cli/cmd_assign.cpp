@@ -276,7 +276,7 @@ int runAssign(const GlobalOptions& options, const std::string& address,
 {
     BusClient client(options.busAddress);
     auto path = client.getDevice(address);
-    MethodOptions methodOptions;
+    MethodOptions methodOptions = forceOptions(options.force);
     if (driver)
     {
         methodOptions["driver"] = sdbus::Variant(*driver);

@@ -28,7 +28,7 @@ ExitCode runUnbind(const GlobalOptions& options, const std::string& address)
 {
     BusClient client(options.busAddress);
     auto path = client.getDevice(address);
-    client.unbind(path);
+    client.unbind(path, forceOptions(options.force));
     reportDevice(options, client, path, "unbound");
     return ExitCode::ok;
 }

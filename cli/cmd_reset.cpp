@@ -10,7 +10,7 @@ ExitCode runReset(const GlobalOptions& options, const std::string& address,
 {
     BusClient client(options.busAddress);
     auto path = client.getDevice(address);
-    MethodOptions methodOptions;
+    MethodOptions methodOptions = forceOptions(options.force);
     if (method)
     {
         methodOptions["method"] = sdbus::Variant(*method);

@@ -16,6 +16,8 @@ struct GlobalOptions
     std::optional<std::string> busAddress;
     /** --json: machine-readable output on stdout. */
     bool json = false;
+    /** --force of unbind, assign and reset: past the in-use check. */
+    bool force = false;
 };
 
 /**

@@ -57,6 +57,14 @@ CLI::App* addDeviceCommand(CLI::App& app, const char* name,
     return command;
 }
 
+/** @brief --force: past the in-use check (root, or the manage action). */
+void addForceFlag(CLI::App* command, Arguments& args)
+{
+    command->add_flag("--force", args.global.force,
+                      "even if a process vfiod did not give the device to "
+                      "holds it open (root, or the manage action)");
+}
+
 void setUpCommands(CLI::App& app, Arguments& args, Action& action)
 {
     const GlobalOptions& global = args.global;
@@ -83,11 +91,12 @@ void setUpCommands(CLI::App& app, Arguments& args, Action& action)
         };
     });
 
-    addDeviceCommand(app, "unbind", "Return a device to its original driver",
-                     args)
-        ->callback([&] {
-            action = [&] { return toInt(runUnbind(global, args.address)); };
-        });
+    auto* unbind = addDeviceCommand(
+        app, "unbind", "Return a device to its original driver", args);
+    addForceFlag(unbind, args);
+    unbind->callback([&] {
+        action = [&] { return toInt(runUnbind(global, args.address)); };
+    });
 
     auto* assign = addDeviceCommand(
         app, "assign",
@@ -96,6 +105,7 @@ void setUpCommands(CLI::App& app, Arguments& args, Action& action)
         args);
     assign->add_option("--driver", args.driver,
                        "vfio driver to use if the device must be bound");
+    addForceFlag(assign, args);
     assign->add_option("CMD", args.command,
                        "CMD [ARGS...] after --: run it while holding the "
                        "lease, then release and exit with its status");
@@ -118,6 +128,7 @@ void setUpCommands(CLI::App& app, Arguments& args, Action& action)
     reset->add_option("--method", args.method,
                       "reset method, one of the device's ResetMethods "
                       "(default: the kernel's order)");
+    addForceFlag(reset, args);
     reset->callback([&] {
         action = [&] {
             return toInt(

@@ -135,8 +135,9 @@ void DeviceAdaptor::Bind(sdbus::Result<>&& result, MethodOptions options)
 void DeviceAdaptor::Unbind(sdbus::Result<>&& result, MethodOptions options)
 {
     guarded("Unbind", [&] {
-        requireNoOptions("Unbind", options);
-        requests.unbind(request("Unbind"), std::move(result));
+        DeviceRequest unbind = request("Unbind");
+        unbind.force = forceOption("Unbind", options);
+        requests.unbind(std::move(unbind), std::move(result));
     });
 }
 
@@ -144,9 +145,11 @@ void DeviceAdaptor::Assign(sdbus::Result<sdbus::UnixFd>&& result,
                            MethodOptions options)
 {
     guarded("Assign", [&] {
-        std::string driver = stringOption("Assign", options, "driver");
-        requests.assign(request("Assign"), std::move(driver),
-                        std::move(result));
+        DeviceRequest assign = request("Assign");
+        MethodOptions strings = options;
+        assign.force = takeBoolOption("Assign", strings, "force");
+        auto values = readStringOptions("Assign", strings, {"driver", "force"});
+        requests.assign(std::move(assign), values["driver"], std::move(result));
     });
 }
 
@@ -171,8 +174,11 @@ void DeviceAdaptor::Release(sdbus::Result<>&& result, MethodOptions options)
 void DeviceAdaptor::Reset(sdbus::Result<>&& result, MethodOptions options)
 {
     guarded("Reset", [&] {
-        std::string method = stringOption("Reset", options, "method");
-        requests.reset(request("Reset"), std::move(method), std::move(result));
+        DeviceRequest reset = request("Reset");
+        MethodOptions strings = options;
+        reset.force = takeBoolOption("Reset", strings, "force");
+        auto values = readStringOptions("Reset", strings, {"method", "force"});
+        requests.reset(std::move(reset), values["method"], std::move(result));
     });
 }
 

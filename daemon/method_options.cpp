@@ -51,23 +51,41 @@ std::string stringOption(std::string_view method, const MethodOptions& options,
     return it == values.end() ? std::string() : it->second;
 }
 
+bool takeBoolOption(std::string_view method, MethodOptions& options,
+                    std::string_view key)
+{
+    auto it = options.find(std::string(key));
+    if (it == options.end())
+    {
+        return false;
+    }
+    if (!it->second.containsValueOfType<bool>())
+    {
+        fail(Errc::InvalidArgument,
+             std::string(method) + ": option \"" + std::string(key) +
+                 "\" must be a boolean (b), not '" +
+                 text::escaped(it->second.peekValueType(), text::maxQuoted) +
+                 "'");
+    }
+    bool value = it->second.get<bool>();
+    options.erase(it);
+    return value;
+}
+
+bool forceOption(std::string_view method, const MethodOptions& options)
+{
+    MethodOptions rest = options;
+    bool force = takeBoolOption(method, rest, "force");
+    readStringOptions(method, rest, {"force"});
+    return force;
+}
+
 BindOptions bindOptions(const MethodOptions& options)
 {
-    // "group" is the one boolean option; the rest are checked as strings.
+    // The boolean options come out first; the rest are checked as strings.
     MethodOptions strings = options;
     BindOptions out;
-    auto group = strings.find("group");
-    if (group != strings.end())
-    {
-        if (!group->second.containsValueOfType<bool>())
-        {
-            fail(Errc::InvalidArgument,
-                 "Bind: option \"group\" must be a boolean (b), not '" +
-                     std::string(group->second.peekValueType()) + "'");
-        }
-        out.wholeGroup = group->second.get<bool>();
-        strings.erase(group);
-    }
+    out.wholeGroup = takeBoolOption("Bind", strings, "group");
     auto values = readStringOptions("Bind", strings, {"driver", "group"});
     if (auto it = values.find("driver"); it != values.end())
     {

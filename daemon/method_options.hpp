@@ -42,6 +42,20 @@ struct BindOptions
  */
 BindOptions bindOptions(const MethodOptions& options);
 
+/**
+ * @brief Takes the boolean option @p key out of @p options (so that the
+ * rest can be read as strings); false when absent.
+ * @throws Error(Errc::InvalidArgument) when its value is not a boolean.
+ */
+bool takeBoolOption(std::string_view method, MethodOptions& options,
+                    std::string_view key);
+
+/**
+ * @brief Reads the options of a method whose only option is "force" (b):
+ * Unbind.
+ */
+bool forceOption(std::string_view method, const MethodOptions& options);
+
 /** @brief For methods that take no options yet. */
 void requireNoOptions(std::string_view method, const MethodOptions& options);
 

@@ -139,8 +139,20 @@ Caller Operations::authorizeDevice(WorkerContext& context,
         fail(Errc::NotFound, request.what + ": no device " +
                                  request.address.str() + " (it was removed)");
     }
-    return authorize(context, request.sender, request.method,
-                     polkitDetails(*info), request.what);
+    std::map<std::string, std::string> details = polkitDetails(*info);
+    Caller caller = authorize(context, request.sender, request.method, details,
+                              request.what);
+    if (request.force)
+    {
+        // Taking a device from under a process that holds it is the
+        // administrator's call, and the log keeps who made it.
+        authorizer.authorize(context.bus(), caller, Action::Manage, details,
+                             request.what + " with force");
+        logRequest(LogLevel::Warning, request.what,
+                   request.what + " from " + caller.owner() +
+                       ": force, the in-use check is skipped");
+    }
+    return caller;
 }
 
 void Operations::bind(WorkerContext& context, const DeviceRequest& request,

@@ -36,6 +36,7 @@ int errnoOfErrc(Errc code, ErrnoTo to) noexcept
         case Errc::InvalidArgument:
             return EINVAL;
         case Errc::Busy:
+        case Errc::InUse:
             return EBUSY;
         case Errc::NotViable:
             return EPERM;

@@ -56,6 +56,18 @@ struct VfioDeviceFds
     UniqueFd device;
 };
 
+/** @brief A process that holds a VFIO node open. */
+struct VfioHolder
+{
+    int pid = 0;
+    std::string command; ///< its comm: "qemu-system-x86"
+    /// The node, relative to the dev root: "vfio/7" (a group),
+    /// "vfio/devices/vfio0" (a device's cdev).
+    std::string node;
+
+    bool operator==(const VfioHolder&) const = default;
+};
+
 /**
  * @brief The narrow boundary between vfiod and the kernel.
  *
@@ -178,6 +190,18 @@ class KernelHost
     {
         fail(Errc::NotSupported,
              "this host has no VFIO device for " + address.str());
+    }
+
+    /**
+     * @brief The processes, other than this one, that hold a VFIO group or
+     * device node open: the VMMs using devices. The container
+     * (/dev/vfio/vfio) holds no device and is not listed. A process that
+     * exits while it is looked at, or whose fds cannot be read, is skipped.
+     * A backend without processes (a recording) has none.
+     */
+    virtual std::vector<VfioHolder> vfioHolders()
+    {
+        return {};
     }
 };
 

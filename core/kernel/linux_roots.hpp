@@ -10,6 +10,8 @@ struct LinuxRoots
 {
     std::string sysfs = "/sys";
     std::string dev = "/dev";
+    /// Where the processes that may hold VFIO nodes open are listed.
+    std::string proc = "/proc";
     /// Holds <release>/modules.alias. Any other root must end in
     /// "/lib/modules": modprobe only takes "-d DIR" for DIR/lib/modules.
     std::string modules = "/lib/modules";

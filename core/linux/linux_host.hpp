@@ -36,6 +36,8 @@ class LinuxHost final : public KernelHost
     UniqueFd openAttribute(const std::string& path, int flags) override;
     /** @brief In linux_vfio.cpp. */
     VfioDeviceFds openVfioDevice(const PciAddress& address) override;
+    /** @brief In linux_vfio_holders.cpp. */
+    std::vector<VfioHolder> vfioHolders() override;
 
     const LinuxRoots& roots() const noexcept
     {

@@ -232,7 +232,8 @@ std::optional<unsigned> findVfIndex(const DeviceReader& pf,
     return std::nullopt;
 }
 
-void readSriov(const DeviceReader& reader, PciDevice& device)
+void readSriov(const DeviceReader& reader, PciDevice& device,
+               LockedReads locked)
 {
     device.physfn = reader.linkedAddress("physfn");
     if (device.physfn)
@@ -248,8 +249,11 @@ void readSriov(const DeviceReader& reader, PciDevice& device)
         return;
     }
     device.sriovTotalVfs = static_cast<unsigned>(*total);
-    device.sriovNumVfs = static_cast<unsigned>(
-        reader.number("sriov_numvfs", 0xffff).value_or(0));
+    if (locked == LockedReads::Read)
+    {
+        device.sriovNumVfs = static_cast<unsigned>(
+            reader.number("sriov_numvfs", 0xffff).value_or(0));
+    }
     device.sriovDriversAutoprobe =
         reader.number("sriov_drivers_autoprobe", 1).value_or(1) != 0;
     device.sriovOffset = static_cast<unsigned>(
@@ -310,7 +314,8 @@ std::string readPhysicalSlot(KernelHost& host, const PciAddress& address)
     return "";
 }
 
-PciDevice readAttributes(KernelHost& host, const PciAddress& address)
+PciDevice readAttributes(KernelHost& host, const PciAddress& address,
+                         LockedReads locked)
 {
     if (!host.exists(sysfs::devicePath(address)))
     {
@@ -331,9 +336,12 @@ PciDevice readAttributes(KernelHost& host, const PciAddress& address)
     device.headerType = readHeaderType(reader, device.classCode);
 
     device.driver = reader.link("driver").value_or("");
-    std::string override =
-        sysfs::trim(reader.read("driver_override").value_or(""));
-    device.driverOverride = override == "(null)" ? "" : override;
+    if (locked == LockedReads::Read)
+    {
+        std::string override =
+            sysfs::trim(reader.read("driver_override").value_or(""));
+        device.driverOverride = override == "(null)" ? "" : override;
+    }
     device.iommuGroup = readIommuGroup(reader);
     if (std::optional<std::string> numa = reader.read("numa_node"))
     {
@@ -351,19 +359,20 @@ PciDevice readAttributes(KernelHost& host, const PciAddress& address)
 
     device.physicalSlot = readPhysicalSlot(host, address);
 
-    readSriov(reader, device);
+    readSriov(reader, device, locked);
     return device;
 }
 
 } // namespace
 
-PciDevice readPciDevice(KernelHost& host, const PciAddress& address)
+PciDevice readPciDevice(KernelHost& host, const PciAddress& address,
+                        LockedReads locked)
 {
     // Some twenty attributes: read at one moment, the simulated kernel's
     // lock is taken once rather than once per attribute, which is most of
     // what a bind costs on a host with a thousand VFs.
     PciDevice device;
-    host.readTogether([&] { device = readAttributes(host, address); });
+    host.readTogether([&] { device = readAttributes(host, address, locked); });
     return device;
 }
 

@@ -72,10 +72,23 @@ struct PciDevice
 };
 
 /**
+ * @brief The attributes whose show() takes the device lock
+ * (driver_override, sriov_numvfs): while a kernel call on the device
+ * blocks (an unbind waiting for the last close), reading them blocks as
+ * long, so a reader that must not wait skips them.
+ */
+enum class LockedReads
+{
+    Read,
+    Skip, ///< driverOverride and sriovNumVfs are left empty
+};
+
+/**
  * @brief Reads one device through the kernel boundary.
  * @throws Error(Errc::NotFound) when the device does not exist.
  */
-PciDevice readPciDevice(KernelHost& host, const PciAddress& address);
+PciDevice readPciDevice(KernelHost& host, const PciAddress& address,
+                        LockedReads locked = LockedReads::Read);
 
 /**
  * @brief The address VF @p index of @p pf has or will have, from the PF's

@@ -1,6 +1,7 @@
 #include "service/device_manager.hpp"
 
 #include "pci/pci_device.hpp"
+#include "pci/vfio_holders.hpp"
 
 namespace vfiod
 {
@@ -166,6 +167,24 @@ void DeviceManager::requireUnassigned(const PciAddress& address) const
     }
 }
 
+std::vector<VfioHolder> DeviceManager::holders(const PciAddress& address)
+{
+    return holdersOf(host, known(address).pci);
+}
+
+void DeviceManager::requireNotHeld(const PciAddress& address,
+                                   const std::string& what)
+{
+    std::vector<VfioHolder> found = holders(address);
+    if (!found.empty())
+    {
+        fail(Errc::InUse, what + ": " + address.str() + " is " +
+                              describeHolders(found) +
+                              ", which vfiod did not give it to; stop that "
+                              "process first (root may pass force)");
+    }
+}
+
 DeviceManager::GroupHold DeviceManager::holdGroup(const PciAddress& address)
 {
     int group = -1;
@@ -216,10 +235,15 @@ void DeviceManager::handleUevent(const Uevent& event)
 void DeviceManager::refresh(const PciAddress& address,
                             const std::function<void(DeviceInfo&)>& change)
 {
+    // A kernel call blocked on the device holds its device lock: what
+    // only the lock gives is kept from before rather than waited for, so
+    // neither a request's error path nor the uevent lane sits in D state.
+    bool locked = calls.isStuck(address);
     PciDevice pci;
     try
     {
-        pci = readPciDevice(host, address);
+        pci = readPciDevice(host, address,
+                            locked ? LockedReads::Skip : LockedReads::Read);
     }
     catch (const Error& e)
     {
@@ -237,6 +261,11 @@ void DeviceManager::refresh(const PciAddress& address,
         std::lock_guard lock(mutex);
         auto [it, added] = devices.try_emplace(address);
         DeviceInfo& info = it->second;
+        if (locked)
+        {
+            pci.driverOverride = info.pci.driverOverride;
+            pci.sriovNumVfs = info.pci.sriovNumVfs;
+        }
         info.pci = std::move(pci);
         if (change)
         {

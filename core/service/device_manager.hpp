@@ -265,6 +265,19 @@ class DeviceManager
     /** @throws Error: NotFound, Busy when the device is assigned. */
     void requireUnassigned(const PciAddress& address) const;
 
+    /**
+     * @brief The processes that hold the device open through VFIO (its
+     * group or its cdev); none when it is not on vfio. Scans every
+     * process: not for a hot path.
+     */
+    std::vector<VfioHolder> holders(const PciAddress& address);
+
+    /**
+     * @throws Error(InUse) naming each process that holds the device open
+     *         through VFIO, with what to do; @p what starts the message.
+     */
+    void requireNotHeld(const PciAddress& address, const std::string& what);
+
     /** @brief One IOMMU group held, for the length of a scope. */
     class GroupHold
     {

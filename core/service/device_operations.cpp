@@ -55,6 +55,7 @@ void DeviceManager::bindGroupLocked(const PciAddress& address,
     std::vector<PciAddress> moving;
     for (const auto& member : iommuGroupMembers(host, group))
     {
+        calls.requireNotStuck(member); // its reads would block
         PciDevice pci = readPciDevice(host, member);
         if (member == address ||
             (!pci.isBridge() && !isVfioDriver(pci.driver) &&
@@ -296,6 +297,7 @@ void DeviceManager::probeHostDriver(const PciAddress& address)
     GroupHold hold = holdGroup(address);
     try
     {
+        calls.requireNotStuck(address);
         PciDevice pci = readPciDevice(host, address);
         if (!pci.driver.empty())
         {
@@ -322,6 +324,7 @@ void DeviceManager::reset(const PciAddress& address, const std::string& method)
     GroupHold hold = holdGroup(address);
     try
     {
+        calls.requireNotStuck(address); // before reads that would block
         resetFunction(host, calls, readPciDevice(host, address), method,
                       options.timeouts.reset);
     }

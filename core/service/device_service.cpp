@@ -194,7 +194,21 @@ void DeviceService::unbind(const Request& request)
         // a member makes its IOMMU group non-viable under whoever uses it.
         return;
     }
+    if (info && info->state != DeviceState::Assigned)
+    {
+        // An assigned device's holder is its assignee's VMM, and the
+        // unbind refuses it anyway (Busy).
+        requireNotHeldUnlessForced(request);
+    }
     manager.unbind(request.address);
+}
+
+void DeviceService::requireNotHeldUnlessForced(const Request& request)
+{
+    if (!request.force)
+    {
+        manager.requireNotHeld(request.address, request.what);
+    }
 }
 
 bool DeviceService::neverTaken(const DeviceInfo& info)
@@ -212,6 +226,7 @@ void DeviceService::assign(const Request& request, const std::string& owner,
     leaveMigration(request);
     manager.requireUnassigned(request.address); // at once, without waiting
     DeviceManager::GroupHold hold = manager.holdGroup(request.address);
+    requireNotHeldUnlessForced(request);
     std::optional<PluginDevice> plugin =
         pluginDevices.deviceFor(request.address);
     std::string chosen = driverFor(plugin, driver);
@@ -289,6 +304,13 @@ void DeviceService::reset(const Request& request, const std::string& method)
     leaveMigration(request);
     std::string chosen = enforcer.resetMethodFor(request.address, method);
     DeviceManager::GroupHold hold = manager.holdGroup(request.address);
+    if (auto info = manager.info(request.address);
+        info && info->state != DeviceState::Assigned)
+    {
+        // Resetting a device under a running VMM corrupts its guest; the
+        // assignee's own VMM is its owner's business.
+        requireNotHeldUnlessForced(request);
+    }
     std::optional<PluginDevice> plugin =
         pluginDevices.deviceFor(request.address);
     if (!plugin || !plugin->canReset() || plugin->pluginName() == genericPlugin)

@@ -204,6 +204,8 @@ class DeviceService
     static bool neverTaken(const DeviceInfo& info);
     void statusChanged(const PciAddress& address);
     void leaveMigration(const Request& request);
+    /** @throws Error(InUse) unless @p request forces. */
+    void requireNotHeldUnlessForced(const Request& request);
     static std::string driverFor(std::optional<PluginDevice>& plugin,
                                  const std::string& requested);
     std::string bindHeld(const Request& request,

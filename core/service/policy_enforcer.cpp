@@ -3,6 +3,7 @@
 #include "base/error.hpp"
 #include "kernel/sysfs_layout.hpp"
 #include "pci/iommu_group.hpp"
+#include "pci/vfio_holders.hpp"
 #include "service/device_service.hpp"
 
 #include <algorithm>
@@ -319,6 +320,22 @@ PolicyOutcome PolicyEnforcer::afterRelease(const PciAddress& address)
     }
     PolicyExplanation explained = policy()->explain(device->pci);
     const PolicyActions& actions = explained.actions;
+    bool steps =
+        (actions.resetOnRelease && !device->pci.resetMethods.empty()) ||
+        actions.onRelease == OnRelease::Host;
+    if (std::vector<VfioHolder> held = manager.holders(address);
+        steps && !held.empty())
+    {
+        // The lease is over but a VMM still has the device: a reset would
+        // hit its guest, and an unbind would block until it quits.
+        std::string why = address.str() +
+                          ": not reset or given back after "
+                          "release: " +
+                          describeHolders(held);
+        manager.setLastError(address, why);
+        outcome.failures.push_back(why);
+        return outcome;
+    }
     if (actions.resetOnRelease && !device->pci.resetMethods.empty())
     {
         try

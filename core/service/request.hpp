@@ -16,6 +16,9 @@ struct Request
 {
     PciAddress address;
     std::string what;
+    /// The caller (root, or allowed to manage vfiod) overrides the InUse
+    /// check: a process outside vfiod holds the device open.
+    bool force = false;
 };
 
 } // namespace vfiod

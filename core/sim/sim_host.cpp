@@ -92,6 +92,11 @@ void SimHost::closeDevice(const PciAddress& address)
     kernel->closeDevice(address);
 }
 
+std::vector<VfioHolder> SimHost::vfioHolders()
+{
+    return kernel->vfioHolders();
+}
+
 const std::string& SimHost::stateDir() const noexcept
 {
     return kernel->stateDir();

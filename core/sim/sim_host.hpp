@@ -59,6 +59,12 @@ class SimHost final : public KernelHost
      * migration stream (sim_migration.hpp); other files give EACCES.
      */
     UniqueFd openAttribute(const std::string& path, int flags) override;
+    /**
+     * @brief The simulated openers (openDevice) of every device, each as
+     * a holder of its group's node; every simulated opener is a VMM, even
+     * one in this process.
+     */
+    std::vector<VfioHolder> vfioHolders() override;
 
     // What an administrator or the hardware does, beyond sysfs writes.
 

@@ -4,6 +4,8 @@
 #include "sim/sim_device_writes.hpp"
 #include "sim/sim_host_file.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace vfiod::sim
@@ -42,7 +44,8 @@ Step unplugDevice(Tx& tx, const PciAddress& address)
     return startRemoval(tx, existingDevice(tx, address, "remove"));
 }
 
-void openThroughVfio(Tx& tx, const PciAddress& address)
+void openThroughVfio(Tx& tx, const PciAddress& address,
+                     const std::string& opener)
 {
     Device& d = existingDevice(tx, address, "open");
     if (!isVfioDriverName(d.driver))
@@ -65,10 +68,12 @@ void openThroughVfio(Tx& tx, const PciAddress& address)
                  blocker->address.str() + " is bound to " + blocker->driver);
     }
     ++d.openCount;
+    d.openers.push_back(opener);
     tx.changed = true;
 }
 
-void closeThroughVfio(Tx& tx, const PciAddress& address)
+void closeThroughVfio(Tx& tx, const PciAddress& address,
+                      const std::string& opener)
 {
     Device& d = existingDevice(tx, address, "close");
     if (d.openCount == 0)
@@ -77,6 +82,15 @@ void closeThroughVfio(Tx& tx, const PciAddress& address)
              "cannot close " + address.str() + ": it is not open");
     }
     --d.openCount;
+    auto mine = std::find(d.openers.rbegin(), d.openers.rend(), opener);
+    if (mine != d.openers.rend())
+    {
+        d.openers.erase(std::next(mine).base());
+    }
+    else if (!d.openers.empty())
+    {
+        d.openers.pop_back();
+    }
     tx.changed = true;
     // The last close lets a waiting unbind or removal finish now.
     tx.bus.settle(tx.nowMs);

@@ -20,10 +20,18 @@ void plugDevice(Tx& tx, const std::string& deviceToml);
 /** @brief A surprise removal; waits like the remove attribute. */
 Step unplugDevice(Tx& tx, const PciAddress& address);
 
-/** @brief A VFIO open: refused unless bound to vfio, idle and viable. */
-void openThroughVfio(Tx& tx, const PciAddress& address);
+/**
+ * @brief A VFIO open by @p opener ("PID COMMAND"): refused unless bound
+ * to vfio, idle and viable.
+ */
+void openThroughVfio(Tx& tx, const PciAddress& address,
+                     const std::string& opener);
 
-/** @brief The matching close; the last one lets waiting operations end. */
-void closeThroughVfio(Tx& tx, const PciAddress& address);
+/**
+ * @brief The matching close (of @p opener's open, or the latest one);
+ * the last one lets waiting operations end.
+ */
+void closeThroughVfio(Tx& tx, const PciAddress& address,
+                      const std::string& opener);
 
 } // namespace vfiod::sim

@@ -15,9 +15,12 @@
 
 #include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 #include <system_error>
@@ -60,6 +63,14 @@ void tellWaitObserver(const std::string& what)
 /// The kernel whose lock this thread holds for a readTogether: its read
 /// transactions are served under that lock, without taking it again.
 thread_local const SimKernel* readingTogether = nullptr;
+
+/// Thrown out of a read whose attribute takes a device lock an operation
+/// in flight holds: the reader waits where it holds no lock, then reads
+/// again, as a reader in the kernel would sleep in device_lock().
+struct DeviceLocked
+{
+    sim::Step wait;
+};
 
 } // namespace
 
@@ -117,10 +128,24 @@ auto SimKernel::readTransaction(F&& body)
     {
         return body(std::as_const(model)); // the lock is held already
     }
-    std::lock_guard guard(mutex);
-    auto lock = store.lockShared();
-    requireState();
-    return body(std::as_const(model));
+    for (;;)
+    {
+        sim::Step wait;
+        {
+            std::lock_guard guard(mutex);
+            auto lock = store.lockShared();
+            requireState();
+            try
+            {
+                return body(std::as_const(model));
+            }
+            catch (const DeviceLocked& locked)
+            {
+                wait = locked.wait;
+            }
+        }
+        waitPending(wait.device, wait.pendingId, wait.readyAtMs);
+    }
 }
 
 void SimKernel::readTogether(const std::function<void()>& reads)
@@ -130,6 +155,26 @@ void SimKernel::readTogether(const std::function<void()>& reads)
         reads(); // nested: the outer call holds the lock
         return;
     }
+    for (;;)
+    {
+        sim::Step wait;
+        try
+        {
+            readTogetherOnce(reads);
+            return;
+        }
+        catch (const DeviceLocked& locked)
+        {
+            // Every lock is released: the group is read again whole, as
+            // one moment, once the device lock is free.
+            wait = locked.wait;
+        }
+        waitPending(wait.device, wait.pendingId, wait.readyAtMs);
+    }
+}
+
+void SimKernel::readTogetherOnce(const std::function<void()>& reads)
+{
     std::lock_guard guard(mutex);
     auto lock = store.lockShared();
     requireState();
@@ -193,6 +238,11 @@ std::optional<std::string> SimKernel::read(const std::string& path)
             if (!entry)
             {
                 return std::nullopt;
+            }
+            if (std::optional<sim::Step> wait =
+                    sim::waitIfReadLocked(m, *entry))
+            {
+                throw DeviceLocked{*wait};
             }
             switch (entry->type)
             {
@@ -437,19 +487,68 @@ void SimKernel::hotRemove(const PciAddress& address)
              "remove " + address.str());
 }
 
+namespace
+{
+
+/** @brief "PID COMMAND" of this process: a simulated VMM. */
+std::string thisOpener()
+{
+    std::string command = "?";
+    if (FILE* comm = std::fopen("/proc/self/comm", "re"))
+    {
+        char text[64] = {};
+        if (std::fgets(text, sizeof text, comm) != nullptr)
+        {
+            command = text;
+            command.erase(command.find_last_not_of('\n') + 1);
+        }
+        std::fclose(comm);
+    }
+    return std::to_string(::getpid()) + " " + command;
+}
+
+} // namespace
+
 void SimKernel::openDevice(const PciAddress& address)
 {
+    std::string opener = thisOpener();
     writeTransaction([&](sim::Tx& tx) {
-        sim::openThroughVfio(tx, address);
+        sim::openThroughVfio(tx, address, opener);
         return 0;
     });
 }
 
 void SimKernel::closeDevice(const PciAddress& address)
 {
+    std::string opener = thisOpener();
     writeTransaction([&](sim::Tx& tx) {
-        sim::closeThroughVfio(tx, address);
+        sim::closeThroughVfio(tx, address, opener);
         return 0;
+    });
+}
+
+std::vector<VfioHolder> SimKernel::vfioHolders()
+{
+    return readTransaction([](const sim::Model& m) {
+        std::vector<VfioHolder> holders;
+        for (const auto& [address, d] : m.devices)
+        {
+            for (const std::string& opener : d.openers)
+            {
+                VfioHolder holder;
+                size_t space = opener.find(' ');
+                holder.pid = std::atoi(opener.substr(0, space).c_str());
+                holder.command =
+                    space == std::string::npos ? "?" : opener.substr(space + 1);
+                holder.node = "vfio/" + std::to_string(d.iommuGroup);
+                if (std::find(holders.begin(), holders.end(), holder) ==
+                    holders.end())
+                {
+                    holders.push_back(std::move(holder));
+                }
+            }
+        }
+        return holders;
     });
 }
 

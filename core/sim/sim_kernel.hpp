@@ -55,6 +55,7 @@ class SimKernel
     void hotRemove(const PciAddress& address);
     void openDevice(const PciAddress& address);
     void closeDevice(const PciAddress& address);
+    std::vector<VfioHolder> vfioHolders();
 
     const std::string& stateDir() const noexcept
     {
@@ -68,6 +69,8 @@ class SimKernel
     auto writeTransaction(F&& body);
 
     void requireState();
+    /** @brief One try of readTogether, under the locks. */
+    void readTogetherOnce(const std::function<void()>& reads);
     /** @brief Refuses what would deadlock inside readTogether. */
     void requireNotReadingTogether(const char* what) const;
     /** @brief Where simulated migration streams live. */

@@ -137,7 +137,9 @@ struct Device
 
     // Runtime state.
     unsigned openCount = 0; ///< vfio users (openDevice)
-    int vfioDev = -1;       ///< k of vfio-dev/vfio<k> while vfio-bound
+    /// Who opened it, "PID COMMAND" each, in order (vfioHolders).
+    std::vector<std::string> openers;
+    int vfioDev = -1; ///< k of vfio-dev/vfio<k> while vfio-bound
     Pending pending;
 
     bool sriovCapable() const noexcept

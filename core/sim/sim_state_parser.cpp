@@ -209,6 +209,7 @@ const FieldSetter<Device> deviceFields[] = {
     {"mig_contents",
      [](Device& d, P p, V v) { d.migrationContents = p.integer<uint64_t>(v); }},
     {"open", [](Device& d, P p, V v) { d.openCount = p.integer<unsigned>(v); }},
+    {"openers", [](Device& d, P, V v) { d.openers = splitList(v); }},
     {"vfio_dev", [](Device& d, P p, V v) { d.vfioDev = p.integer<int>(v); }},
     {"pending", [](Device& d, P p, V v) { d.pending = p.pending(v); }},
 };

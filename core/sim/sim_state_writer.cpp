@@ -151,6 +151,10 @@ std::string formatDevice(const Device& d)
         r.raw("mig_contents", std::to_string(d.migrationContents));
     }
     r.number("open", d.openCount, 0);
+    if (!d.openers.empty())
+    {
+        r.raw("openers", joinList(d.openers));
+    }
     r.number("vfio_dev", d.vfioDev, -1);
     if (d.pending.kind != PendingKind::None)
     {

@@ -37,6 +37,18 @@ std::optional<Step> waitIfLocked(const Device& device)
     return waitFor(device, Step::Kind::WaitUnlocked);
 }
 
+std::optional<Step> waitIfReadLocked(const Model& model, const SysEntry& entry)
+{
+    if (entry.type != SysEntry::Type::File ||
+        entry.dir.at != SysDir::At::Device ||
+        (entry.name != "driver_override" && entry.name != "sriov_numvfs"))
+    {
+        return std::nullopt;
+    }
+    const Device* device = findDevice(model, entry.dir.address);
+    return device ? waitIfLocked(*device) : std::nullopt;
+}
+
 Step startPending(Tx& tx, Device& device, PendingKind kind, unsigned delayMs)
 {
     device.pending.kind = kind;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "sim/sim_pci_bus.hpp"
+#include "sim/sim_sysfs.hpp"
 
 #include <string>
 #include <string_view>
@@ -66,6 +67,14 @@ Step applyWrite(Tx& tx, const std::string& path, std::string_view value,
 
 /** @brief Waits for the device lock when an operation is in flight. */
 std::optional<Step> waitIfLocked(const Device& device);
+
+/**
+ * @brief Waits for the device lock when reading @p entry takes it
+ * (driver_override_show in pci-sysfs.c, sriov_numvfs_show in iov.c) and
+ * an operation in flight holds it: a reader of driver_override sits in D
+ * state for as long as a blocked unbind does.
+ */
+std::optional<Step> waitIfReadLocked(const Model& model, const SysEntry& entry);
 
 /**
  * @brief Starts a pending operation on @p device that completes later

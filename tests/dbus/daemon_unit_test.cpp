@@ -223,9 +223,9 @@ TEST(DaemonConfig, OversizedFileIsRefused)
 
 TEST(ErrorMap, OneNamePerCodeBothWays)
 {
-    for (Errc code :
-         {Errc::NotFound, Errc::InvalidArgument, Errc::Busy, Errc::NotViable,
-          Errc::NotSupported, Errc::Failed, Errc::TimedOut, Errc::AccessDenied})
+    for (Errc code : {Errc::NotFound, Errc::InvalidArgument, Errc::Busy,
+                      Errc::NotViable, Errc::NotSupported, Errc::Failed,
+                      Errc::TimedOut, Errc::AccessDenied, Errc::InUse})
     {
         std::string name = busErrorName(code);
         if (code == Errc::AccessDenied)

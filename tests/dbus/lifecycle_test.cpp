@@ -130,8 +130,10 @@ TEST_F(LifecycleTest, SlowKernelCallDoesNotStallOtherDevices)
     SimHost vm(hostFile(), bus->simState());
     vm.openDevice(slowAddress);
 
-    ChildProcess unbinder(bus->clientCommand({"call", pathOf(slow), "Unbind"}),
-                          bus->dir() / "unbinder.log");
+    // Forced: without it the VM's hold is refused at once (InUse).
+    ChildProcess unbinder(
+        bus->clientCommand({"call", pathOf(slow), "Unbind", "force:b=true"}),
+        bus->dir() / "unbinder.log");
     // The unbind is in the kernel, waiting for the close.
     simtest::waitForPending(bus->simState(), slowAddress);
 
@@ -150,6 +152,55 @@ TEST_F(LifecycleTest, SlowKernelCallDoesNotStallOtherDevices)
     EXPECT_EQ(unbinder.wait(), 0) << readFile(bus->dir() / "unbinder.log");
     EXPECT_EQ(readFile(bus->dir() / "unbinder.log"), "ok\n");
     EXPECT_EQ(slowDevice->Driver(), "e1000e");
+}
+
+TEST_F(LifecycleTest, AnOutsideVmmIsNamedRefusedAndOnlyForcedPast)
+{
+    startVfiod("[timeouts]\nunbind_ms = 300\n");
+    const std::string address = "0000:07:00.0";
+    const PciAddress pci = PciAddress::parse(address);
+    auto dev = device(address);
+    dev->Bind({});
+    ASSERT_EQ(dev->Driver(), "vfio-pci");
+    // A VMM vfiod did not start: this test process holds the group.
+    SimHost vm(hostFile(), bus->simState());
+    vm.openDevice(pci);
+    const std::string vmm = "pid " + std::to_string(::getpid());
+
+    for (const auto& [method, call] :
+         std::vector<std::pair<std::string, std::function<void()>>>{
+             {"Unbind", [&] { dev->Unbind({}); }},
+             {"Assign", [&] { dev->Assign({}); }},
+             {"Reset", [&] { dev->Reset({}); }},
+         })
+    {
+        auto [name, message] = failureOf(call);
+        EXPECT_EQ(name, "org.vfiod1.Error.InUse") << method << ": " << message;
+        EXPECT_NE(message.find(vmm), std::string::npos) << message;
+        EXPECT_NE(message.find("/dev/vfio/14"), std::string::npos) << message;
+    }
+    EXPECT_EQ(dev->Driver(), "vfio-pci");
+    EXPECT_EQ(dev->State(), "vfio");
+    EXPECT_EQ(dev->Owner(), "");
+    EXPECT_EQ(vm.read("bus/pci/devices/" + address + "/sim_reset_count"),
+              "0\n");
+
+    // Forced, the unbind reaches the kernel, which waits for the VMM: the
+    // caller gets TimedOut while the kernel still blocks, and the next
+    // call gets Busy naming the blocked one, also while it blocks.
+    auto [timedOut, why] = failureOf([&] {
+        dev->Unbind({{"force", sdbus::Variant(true)}});
+    });
+    EXPECT_EQ(timedOut, "org.vfiod1.Error.TimedOut") << why;
+    auto [busy, stuck] = failureOf([&] { dev->Bind({}); });
+    EXPECT_EQ(busy, "org.vfiod1.Error.Busy") << stuck;
+    EXPECT_NE(stuck.find("still blocked"), std::string::npos) << stuck;
+    EXPECT_TRUE(simtest::pendingIn(bus->simState(), pci));
+
+    // The VMM quits: the kernel finishes the unbind, vfiod the give-back.
+    vm.closeDevice(pci);
+    EXPECT_TRUE(bus->waitFor([&] { return dev->Driver() == "e1000e"; }));
+    EXPECT_EQ(dev->State(), "host");
 }
 
 TEST_F(LifecycleTest, CallsOnOneDeviceRunInOrder)

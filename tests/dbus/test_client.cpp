@@ -34,9 +34,20 @@ Options parseOptions(int argc, char** argv, int first)
     Options options;
     for (int i = first; i < argc; ++i)
     {
+        // KEY=VALUE is a string; KEY:b=true a boolean.
         std::string arg = argv[i];
         size_t eq = arg.find('=');
-        options[arg.substr(0, eq)] = sdbus::Variant(arg.substr(eq + 1));
+        std::string key = arg.substr(0, eq);
+        std::string value = arg.substr(eq + 1);
+        if (key.size() > 2 && key.substr(key.size() - 2) == ":b")
+        {
+            options[key.substr(0, key.size() - 2)] =
+                sdbus::Variant(value == "true");
+        }
+        else
+        {
+            options[key] = sdbus::Variant(value);
+        }
     }
     return options;
 }

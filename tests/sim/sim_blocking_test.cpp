@@ -10,6 +10,7 @@
 // provably still pending.
 
 #include "base/error.hpp"
+#include "pci/pci_device.hpp"
 #include "sim_test_util.hpp"
 
 #include <signal.h>
@@ -150,18 +151,32 @@ TEST_F(SimBlocking, OtherWritesToTheDeviceWaitForTheDeviceLock)
     // A second unbind also waits, then succeeds.
     std::future<int> second =
         start("bus/pci/drivers/vfio-pci/unbind", "0000:01:00.0");
-    // Three writers wait on the device: the unbind and the two behind it.
-    waits.waitFor("0000:01:00.0", 3);
+    // Reading driver_override takes the device lock as well
+    // (driver_override_show): a reader sits in D state like the writers.
+    std::future<std::string> reader = std::async(std::launch::async, [this] {
+        return read("bus/pci/devices/0000:01:00.0/driver_override");
+    });
+    // Four wait on the device: the unbind and the three behind it.
+    waits.waitFor("0000:01:00.0", 4);
     EXPECT_TRUE(stillRunning(override));
     EXPECT_TRUE(stillRunning(second));
-    EXPECT_EQ(read("bus/pci/devices/0000:01:00.0/driver_override"),
-              "vfio-pci\n");
+    EXPECT_EQ(reader.wait_for(0ms), std::future_status::timeout);
+    // What does not take the lock is read at once, in one group too.
+    EXPECT_EQ(read("bus/pci/devices/0000:01:00.0/vendor"), "0x8086\n");
+    EXPECT_EQ(host->readLinkName("bus/pci/devices/0000:01:00.0/driver"),
+              "vfio-pci");
+    PciDevice skipping = readPciDevice(*host, vfioDevice, LockedReads::Skip);
+    EXPECT_EQ(skipping.driver, "vfio-pci");
+    EXPECT_EQ(skipping.driverOverride, "");
     // Opening a device on its way out is refused.
     EXPECT_THROW(secondHost()->openDevice(vfioDevice), Error);
     secondHost()->closeDevice(vfioDevice);
     EXPECT_EQ(unbind.get(), 0);
     EXPECT_EQ(override.get(), 0);
     EXPECT_EQ(second.get(), 0);
+    // The reader got the lock after one of the writers: either value.
+    std::string seen = reader.get();
+    EXPECT_TRUE(seen == "vfio-pci\n" || seen == "(null)\n") << seen;
     EXPECT_EQ(read("bus/pci/devices/0000:01:00.0/driver_override"), "(null)\n");
 }
 
