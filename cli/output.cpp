@@ -344,11 +344,33 @@ std::string stringProperty(const PropertyMap& properties,
     return found->second.get<std::string>();
 }
 
+namespace
+{
+
+/** @brief "1234 qemu-system-x86, 99 cloud-hypervisor"; "" when none. */
+std::string heldByText(const PropertyMap& properties)
+{
+    auto found = properties.find("Holders");
+    if (found == properties.end() || found->second.peekValueType() != "as")
+    {
+        return "";
+    }
+    std::string text;
+    for (const std::string& holder :
+         found->second.get<std::vector<std::string>>())
+    {
+        text += (text.empty() ? "" : ", ") + holder;
+    }
+    return text;
+}
+
+} // namespace
+
 void printDeviceTable(std::ostream& out,
                       const std::vector<DeviceEntry>& devices)
 {
     Table table({"ADDRESS", "VENDOR:DEVICE", "CLASS", "DRIVER", "STATE",
-                 "GROUP", "OWNER"});
+                 "GROUP", "OWNER", "HELD BY"});
     for (const auto& [path, properties] : devices)
     {
         std::string address = stringProperty(properties, "Address");
@@ -360,6 +382,7 @@ void printDeviceTable(std::ostream& out,
             orDash(stringProperty(properties, "State")),
             orDash(groupText(properties)),
             orDash(stringProperty(properties, "Owner")),
+            orDash(heldByText(properties)),
         });
     }
     table.print(out);
@@ -379,6 +402,7 @@ void printDeviceDetails(std::ostream& out, const PropertyMap& properties)
         {"iommu group", groupText(properties)},
         {"state", stringProperty(properties, "State")},
         {"owner", stringProperty(properties, "Owner")},
+        {"held by", heldByText(properties)},
         {"plugin", stringProperty(properties, "Plugin")},
         {"reset methods", propertyText(properties, "ResetMethods")},
         {"migration flags", propertyText(properties, "MigrationFlags")},
@@ -396,6 +420,7 @@ void printDeviceDetails(std::ostream& out, const PropertyMap& properties)
                                              "IommuGroup",
                                              "State",
                                              "Owner",
+                                             "Holders",
                                              "Plugin",
                                              "ResetMethods",
                                              "MigrationFlags",

@@ -2,6 +2,7 @@
 
 #include "error_map.hpp"
 #include "operations.hpp"
+#include "pci/vfio_holders.hpp"
 #include "requests.hpp"
 
 #include <fcntl.h>
@@ -339,6 +340,12 @@ std::string DeviceAdaptor::Owner()
     return guarded("Owner", [&] {
         return now([](const DeviceInfo& i) { return i.owner; });
     });
+}
+
+std::vector<std::string> DeviceAdaptor::Holders()
+{
+    return guarded("Holders",
+                   [&] { return holderNames(manager.recentHolders(address)); });
 }
 
 std::string DeviceAdaptor::Plugin()

@@ -97,6 +97,7 @@ class DeviceAdaptor final :
     int32_t IommuGroup() override;
     std::string State() override;
     std::string Owner() override;
+    std::vector<std::string> Holders() override;
     std::string Plugin() override;
     std::string LastError() override;
     std::vector<std::string> ResetMethods() override;

@@ -11,6 +11,16 @@ std::vector<VfioHolder> holdersOf(KernelHost& host, const PciDevice& device)
 {
     if (!isVfioDriver(device.driver))
     {
+        return {}; // no node to hold: nothing to scan for
+    }
+    return holdersOf(host, device, host.vfioHolders());
+}
+
+std::vector<VfioHolder> holdersOf(KernelHost& host, const PciDevice& device,
+                                  std::vector<VfioHolder> all)
+{
+    if (!isVfioDriver(device.driver))
+    {
         return {};
     }
     std::vector<std::string> nodes;
@@ -23,7 +33,7 @@ std::vector<VfioHolder> holdersOf(KernelHost& host, const PciDevice& device)
     {
         nodes.push_back("vfio/devices/" + cdev);
     }
-    std::vector<VfioHolder> holders = host.vfioHolders();
+    std::vector<VfioHolder> holders = std::move(all);
     std::erase_if(holders, [&nodes](const VfioHolder& holder) {
         return std::find(nodes.begin(), nodes.end(), holder.node) ==
                nodes.end();

@@ -17,6 +17,10 @@ namespace vfiod
  */
 std::vector<VfioHolder> holdersOf(KernelHost& host, const PciDevice& device);
 
+/** @brief The same, from @p all, a host-wide KernelHost::vfioHolders(). */
+std::vector<VfioHolder> holdersOf(KernelHost& host, const PciDevice& device,
+                                  std::vector<VfioHolder> all);
+
 /** @brief "1234 qemu-system-x86" each, as the Holders property shows them. */
 std::vector<std::string> holderNames(const std::vector<VfioHolder>& holders);
 

@@ -172,6 +172,29 @@ std::vector<VfioHolder> DeviceManager::holders(const PciAddress& address)
     return holdersOf(host, known(address).pci);
 }
 
+std::vector<VfioHolder> DeviceManager::recentHolders(const PciAddress& address)
+{
+    DeviceInfo device = known(address);
+    if (!isVfioDriver(device.pci.driver))
+    {
+        return {};
+    }
+    std::vector<VfioHolder> all;
+    {
+        std::lock_guard lock(holderScan.mutex);
+        auto now = std::chrono::steady_clock::now();
+        if (!holderScan.valid ||
+            now - holderScan.taken > std::chrono::seconds(1))
+        {
+            holderScan.holders = host.vfioHolders();
+            holderScan.taken = now;
+            holderScan.valid = true;
+        }
+        all = holderScan.holders;
+    }
+    return holdersOf(host, device.pci, std::move(all));
+}
+
 void DeviceManager::requireNotHeld(const PciAddress& address,
                                    const std::string& what)
 {

@@ -278,6 +278,13 @@ class DeviceManager
      */
     void requireNotHeld(const PciAddress& address, const std::string& what);
 
+    /**
+     * @brief holders() for display: from one scan of the host shared by
+     * every device asked about within a second, so that listing thousands
+     * of devices scans the processes once, not once per device.
+     */
+    std::vector<VfioHolder> recentHolders(const PciAddress& address);
+
     /** @brief One IOMMU group held, for the length of a scope. */
     class GroupHold
     {
@@ -304,6 +311,16 @@ class DeviceManager
     GroupHold holdGroup(const PciAddress& address);
 
   private:
+    /// recentHolders' scan and when it was taken.
+    struct HolderScan
+    {
+        std::mutex mutex;
+        std::chrono::steady_clock::time_point taken;
+        std::vector<VfioHolder> holders;
+        bool valid = false;
+    };
+    HolderScan holderScan;
+
     DeviceInfo known(const PciAddress& address) const;
     void requireNoAssignedMember(const PciAddress& address);
     void bindLocked(const PciAddress& address, const std::string& driver,

@@ -182,6 +182,11 @@ TEST_F(LifecycleTest, AnOutsideVmmIsNamedRefusedAndOnlyForcedPast)
     EXPECT_EQ(dev->Driver(), "vfio-pci");
     EXPECT_EQ(dev->State(), "vfio");
     EXPECT_EQ(dev->Owner(), "");
+    // The device object names it too, for vfioctl list.
+    std::vector<std::string> holders = dev->Holders();
+    ASSERT_EQ(holders.size(), 1u);
+    EXPECT_EQ(holders[0].substr(0, holders[0].find(' ')),
+              std::to_string(::getpid()));
     EXPECT_EQ(vm.read("bus/pci/devices/" + address + "/sim_reset_count"),
               "0\n");
 
