@@ -312,6 +312,37 @@ TEST(MethodOptions, StrictStrings)
     requireNoOptions("Unbind", {});
 }
 
+TEST(MethodOptions, ForceIsABooleanTakenOutOfTheRest)
+{
+    EXPECT_FALSE(forceOption("Unbind", {}));
+    EXPECT_TRUE(forceOption("Unbind", {{"force", sdbus::Variant(true)}}));
+    EXPECT_FALSE(forceOption("Unbind", {{"force", sdbus::Variant(false)}}));
+    Error notBool = [] {
+        try
+        {
+            forceOption("Unbind",
+                        {{"force", sdbus::Variant(std::string("1"))}});
+        }
+        catch (const Error& e)
+        {
+            return e;
+        }
+        return Error(Errc::Failed, "accepted");
+    }();
+    EXPECT_EQ(notBool.code(), Errc::InvalidArgument);
+    EXPECT_NE(std::string(notBool.what()).find("boolean"), std::string::npos)
+        << notBool.what();
+    EXPECT_THROW(forceOption("Unbind", {{"forse", sdbus::Variant(true)}}),
+                 Error);
+
+    MethodOptions assign{{"force", sdbus::Variant(true)},
+                         {"driver", sdbus::Variant(std::string("vfio-pci"))}};
+    EXPECT_TRUE(takeBoolOption("Assign", assign, "force"));
+    EXPECT_EQ(
+        readStringOptions("Assign", assign, {"driver", "force"}).at("driver"),
+        "vfio-pci");
+}
+
 TEST(Authz, OwnerUid)
 {
     EXPECT_EQ(ownerUid(":1.42 uid=1000"), 1000u);

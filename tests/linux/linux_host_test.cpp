@@ -1,14 +1,18 @@
 #include "base/error.hpp"
+#include "base/fd.hpp"
 #include "linux/linux_host.hpp"
 #include "sysfs_tree.hpp"
 #include "test_support.hpp"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <system_error>
 #include <thread>
@@ -440,6 +444,70 @@ TEST_F(LinuxHostTest, WaitDevNodeTimesOut)
     // At least the timeout (it is the thing under test); no upper bound:
     // a wait that never ended would be ended by meson's timeout.
     EXPECT_GE(waited, 150ms);
+}
+
+TEST_F(LinuxHostTest, VfioHoldersAreTheOtherProcessesWithANodeOpen)
+{
+    namespace fs = std::filesystem;
+    fs::path vfio = tree.devDir() / "vfio";
+    fs::create_directories(vfio / "devices");
+    for (const fs::path& node :
+         {vfio / "vfio", vfio / "13", vfio / "devices" / "vfio0"})
+    {
+        std::ofstream{node};
+    }
+    EXPECT_THAT(host.vfioHolders(), ::testing::IsEmpty());
+
+    // A "VMM": a child that opens the container, the group (twice) and a
+    // cdev, says so, and keeps them until the test lets it go.
+    int ready[2];
+    int release[2];
+    ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+    ASSERT_EQ(::pipe2(release, O_CLOEXEC), 0);
+    pid_t vmm = ::fork();
+    ASSERT_GE(vmm, 0);
+    if (vmm == 0)
+    {
+        // Only the test's ends: EOF on release comes when the test closes.
+        ::close(ready[0]);
+        ::close(release[1]);
+        ::prctl(PR_SET_NAME, "fake-vmm");
+        for (const fs::path& node : {vfio / "vfio", vfio / "13", vfio / "13",
+                                     vfio / "devices" / "vfio0"})
+        {
+            if (::open(node.c_str(), O_RDONLY) < 0)
+            {
+                ::_exit(1);
+            }
+        }
+        char byte = 1;
+        if (::write(ready[1], &byte, 1) != 1)
+        {
+            ::_exit(1);
+        }
+        (void)::read(release[0], &byte, 1); // until the test closes it
+        ::_exit(0);
+    }
+    ::close(ready[1]);
+    ::close(release[0]);
+    char byte = 0;
+    ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+    ::close(ready[0]);
+    // vfiod's own fds are no hold on anything.
+    UniqueFd own(::open((vfio / "13").c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(own);
+
+    std::vector<VfioHolder> holders = host.vfioHolders();
+    EXPECT_THAT(holders,
+                ::testing::UnorderedElementsAre(
+                    VfioHolder{vmm, "fake-vmm", "vfio/13"},
+                    VfioHolder{vmm, "fake-vmm", "vfio/devices/vfio0"}));
+
+    ::close(release[1]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(vmm, &status, 0), vmm);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    EXPECT_THAT(host.vfioHolders(), ::testing::IsEmpty());
 }
 
 } // namespace
