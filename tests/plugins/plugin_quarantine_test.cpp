@@ -84,7 +84,7 @@ TEST(PluginCallRecord, RoundTripsAndRefusesWhatIsNotOne)
     // A newline in a file name cannot end the line early.
     PluginCallRecord odd{"a\nb.so", "", "load", ""};
     PluginCallRecord read = parsePluginCallRecord(formatPluginCallRecord(odd));
-    EXPECT_EQ(read.file, "a\\x0ab.so");
+    EXPECT_EQ(read.file, "a\\nb.so");
     for (const char* text :
          {"", "garbage\n", "vfiod plugin call\nfile=a.so\nop=probe\n",
           "vfiod plugin call\nop=probe\nend\n",
@@ -105,7 +105,7 @@ TEST(QuarantineFile, RoundTripsAndRefusesCorruptText)
         parseQuarantine(formatQuarantine(list));
     ASSERT_EQ(read.size(), 2u);
     EXPECT_EQ(read[0], list[0]);
-    EXPECT_EQ(read[1].reason, "tab\\x09here");
+    EXPECT_EQ(read[1].reason, "tab\\there");
     const std::string head = "vfiod plugin quarantine\n";
     for (const std::string& text :
          {std::string("nonsense\nend\n"), head,
