@@ -140,6 +140,26 @@ TEST_F(QuarantineTest, CrashInProbeQuarantinesThePluginAndServesTheRest)
     other->Unbind({});
     EXPECT_EQ(other->Driver(), "e1000e");
 
+    // vfioctl lists it after the loaded plugins (none here), with why.
+    std::string dir = requiredEnv("VFIOD_CRASHY_PLUGIN_DIR");
+    CommandResult listed = runCommand(
+        {requiredEnv("VFIOCTL"), "--bus-address", bus->address(), "plugins"});
+    EXPECT_EQ(listed.status, 0) << listed.output;
+    EXPECT_EQ(listed.output,
+              "NAME    ABI   PATH\ncrashy  -     " + dir +
+                  "/crashy.so\n  quarantined: vfiod died during its probe of "
+                  "0000:04:00.0; not loaded until 3 more runs of vfiod end "
+                  "cleanly, or a Reload\n");
+    CommandResult json = runCommand({requiredEnv("VFIOCTL"), "--bus-address",
+                                     bus->address(), "--json", "plugins"});
+    EXPECT_EQ(json.status, 0) << json.output;
+    EXPECT_NE(json.output.find("\"Name\":\"crashy\""), std::string::npos)
+        << json.output;
+    EXPECT_NE(json.output.find("\"Status\":\"quarantined: vfiod died"),
+              std::string::npos)
+        << json.output;
+    EXPECT_EQ(json.output.find("AbiMajor"), std::string::npos) << json.output;
+
     // busctl sees the property with its type.
     CommandResult busctl =
         bus->busctl({"get-property", "org.vfiod1", "/org/vfiod1",
