@@ -246,9 +246,11 @@ PluginQuarantine::PluginQuarantine(const std::string& stateDir,
 
 bool PluginQuarantine::skips(const std::string& file) const
 {
+    // Names are kept as the marker wrote them: escaped.
+    std::string kept = text::escaped(file);
     std::lock_guard lock(mutex);
     return std::any_of(list.begin(), list.end(),
-                       [&](const auto& p) { return p.file == file; });
+                       [&](const auto& p) { return p.file == kept; });
 }
 
 std::vector<QuarantinedPlugin> PluginQuarantine::entries() const

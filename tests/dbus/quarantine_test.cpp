@@ -177,7 +177,10 @@ TEST_F(QuarantineTest, ReloadLiftsTheQuarantineFromTheNextStart)
         startVfiod(crashyConfig());
         ASSERT_EQ(manager->QuarantinedPlugins().size(), 1u);
 
+        auto signals = recordSignals();
         manager->Reload();
+        // Clients that cache the property hear of the change.
+        signals->waitFor(propertyChanged("/org/vfiod1", "QuarantinedPlugins"));
         Quarantined quarantined = manager->QuarantinedPlugins();
         ASSERT_EQ(quarantined.size(), 1u);
         EXPECT_EQ(quarantined[0].get<2>().rfind(
