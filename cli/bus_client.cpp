@@ -334,7 +334,11 @@ std::vector<PluginEntry> BusClient::plugins()
     for (const Row& row : manager().Plugins())
     {
         list.push_back(
-            {row.get<0>(), row.get<1>(), row.get<2>(), row.get<3>()});
+            {row.get<0>(), row.get<1>(), row.get<2>(), row.get<3>(), ""});
+    }
+    for (const auto& row : manager().QuarantinedPlugins())
+    {
+        list.push_back({row.get<0>(), row.get<1>(), 0, 0, row.get<2>()});
     }
     return list;
 }

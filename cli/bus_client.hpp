@@ -32,6 +32,9 @@ struct PluginEntry
     std::string path;
     uint32_t abiMajor = 0;
     uint32_t abiMinor = 0;
+    /// "" for a loaded plugin; for one in quarantine (never opened, so no
+    /// ABI), vfiod's status: "quarantined: ...".
+    std::string quarantine;
 };
 
 /** @brief MigrationProgress(phase, bytes) of a device. */

@@ -230,10 +230,16 @@ ExitCode runPlugins(const GlobalOptions& options)
             json.value(plugin.name);
             json.key("Path");
             json.value(plugin.path);
-            json.key("AbiMajor");
-            json.value(static_cast<uint64_t>(plugin.abiMajor));
-            json.key("AbiMinor");
-            json.value(static_cast<uint64_t>(plugin.abiMinor));
+            if (plugin.quarantine.empty())
+            {
+                json.key("AbiMajor");
+                json.value(static_cast<uint64_t>(plugin.abiMajor));
+                json.key("AbiMinor");
+                json.value(static_cast<uint64_t>(plugin.abiMinor));
+            }
+            json.key("Status");
+            json.value(plugin.quarantine.empty() ? std::string("loaded")
+                                                 : plugin.quarantine);
             json.endObject();
         }
         json.endArray();
@@ -254,6 +260,13 @@ ExitCode runPlugins(const GlobalOptions& options)
     row("NAME", "ABI", "PATH");
     for (const PluginEntry& plugin : plugins)
     {
+        if (!plugin.quarantine.empty())
+        {
+            // Never opened: no ABI to show; the why on a line of its own.
+            row(plugin.name, "-", plugin.path);
+            std::cout << "  " << plugin.quarantine << "\n";
+            continue;
+        }
         row(plugin.name,
             std::to_string(plugin.abiMajor) + "." +
                 std::to_string(plugin.abiMinor),

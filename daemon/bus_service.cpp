@@ -334,6 +334,9 @@ void BusService::run(SignalFd& signals)
     idleExit.reset();
     loop.unwatch(signals.fd());
     shutdown();
+    // Only here, at a normal end: a run that dies, or fails to start, is
+    // not one the quarantine counts down on.
+    service.plugins().endCleanRun();
 }
 
 void BusService::onSignal(int signal)
@@ -368,6 +371,17 @@ void BusService::reloadOnSignal()
 void BusService::applyConfig(const DaemonConfig& fresh)
 {
     setLogLevel(verbose ? LogLevel::Debug : fresh.logLevel);
+    // A Reload is how an administrator says a plugin was fixed: its
+    // quarantine is lifted, and it is loaded at the next start.
+    if (service.plugins().liftQuarantine())
+    {
+        loop.post([this] {
+            if (root)
+            {
+                root->quarantineChanged();
+            }
+        });
+    }
     std::shared_ptr<const Policy> policy = config.policy();
     if (policy != policyInForce)
     {

@@ -111,4 +111,23 @@ std::vector<sdbus::Struct<std::string, std::string, uint32_t, uint32_t>>
     });
 }
 
+void ManagerAdaptor::quarantineChanged()
+{
+    emitPropertiesChangedSignal(org::vfiod1::Manager_adaptor::INTERFACE_NAME,
+                                {"QuarantinedPlugins"});
+}
+
+std::vector<sdbus::Struct<std::string, std::string, std::string>>
+    ManagerAdaptor::QuarantinedPlugins()
+{
+    return guarded("QuarantinedPlugins", [&] {
+        std::vector<sdbus::Struct<std::string, std::string, std::string>> list;
+        for (const QuarantineInfo& plugin : plugins.quarantined())
+        {
+            list.emplace_back(plugin.name, plugin.path, plugin.status);
+        }
+        return list;
+    });
+}
+
 } // namespace vfiod::daemon

@@ -35,6 +35,9 @@ class ManagerAdaptor final :
     ManagerAdaptor(const ManagerAdaptor&) = delete;
     ManagerAdaptor& operator=(const ManagerAdaptor&) = delete;
 
+    /** @brief Emits PropertiesChanged for QuarantinedPlugins. */
+    void quarantineChanged();
+
   private:
     sdbus::ObjectPath GetDevice(const std::string& address) override;
     std::vector<sdbus::ObjectPath> ListDevices() override;
@@ -46,6 +49,8 @@ class ManagerAdaptor final :
     std::string Backend() override;
     std::vector<sdbus::Struct<std::string, std::string, uint32_t, uint32_t>>
         Plugins() override;
+    std::vector<sdbus::Struct<std::string, std::string, std::string>>
+        QuarantinedPlugins() override;
 
     const ObjectTree& tree;
     Requests& requests;

@@ -39,10 +39,11 @@ struct PluginDevice::View
 PluginDevice::PluginDevice(std::shared_ptr<LoadedPlugin> plugin,
                            const PciDevice& device,
                            std::shared_ptr<StuckDevices> stuck,
-                           std::chrono::milliseconds timeout) :
+                           std::chrono::milliseconds timeout,
+                           std::shared_ptr<PluginCallMarkers> markers) :
     plugin(std::move(plugin)),
     view(std::make_shared<View>(device)), stuck(std::move(stuck)),
-    timeout(timeout)
+    timeout(timeout), markers(std::move(markers))
 {}
 
 PluginDevice::~PluginDevice() = default;
@@ -71,8 +72,19 @@ int PluginDevice::call(const char* opName, Op op, bool allowPositive)
     // The closure owns what the op touches: the op may outlive this call.
     auto lib = plugin;
     auto v = view;
+    auto marks = markers;
+    PluginCallRecord record{lib->fileName(), lib->name(), opName,
+                            view->address};
     OpResult result = runPluginOp(
-        [lib, v, op](char* err, size_t size) {
+        [lib, v, op, marks, record](char* err, size_t size) {
+            // On the op's own thread, for exactly as long as the plugin's
+            // code runs: an op abandoned on its timeout keeps its marker
+            // until it returns.
+            PluginCallMarkers::Mark mark;
+            if (marks)
+            {
+                mark = marks->mark(record);
+            }
             return op(lib->host(), &v->c, err, size);
         },
         stuck, view->device.address, timeout, what);

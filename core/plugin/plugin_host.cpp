@@ -3,6 +3,7 @@
 #include "base/error.hpp"
 #include "plugin/plugin_call.hpp"
 #include "plugin/plugin_loader.hpp"
+#include "plugin/plugin_quarantine.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -82,6 +83,14 @@ PluginHost::PluginHost(KernelHost& kernel, PluginHostConfig configuration,
     stuck(stuckDevices ? std::move(stuckDevices)
                        : std::make_shared<StuckDevices>())
 {
+    if (!config.stateDir.empty())
+    {
+        // Before any library is opened: one a dead run left a marker of
+        // is not opened at all.
+        quarantine =
+            std::make_unique<PluginQuarantine>(config.stateDir, config.log);
+        markers = quarantine->markers();
+    }
     loadDirectory();
 }
 
@@ -136,14 +145,33 @@ void PluginHost::loadDirectory()
 void PluginHost::loadFile(int dirFd, const std::string& name)
 {
     std::string path = config.directory + "/" + name;
+    if (quarantine && quarantine->skips(name))
+    {
+        if (config.log)
+        {
+            config.log(LOG_WARNING,
+                       "plugin " + path +
+                           " is not loaded: it is in "
+                           "quarantine (vfioctl plugins says why)");
+        }
+        return;
+    }
     auto opened = openPluginFile(dirFd, name);
     if (const std::string* why = std::get_if<std::string>(&opened))
     {
         refuse(path, *why);
         return;
     }
+    // Its constructors and entry run in vfiod too: a crash there is the
+    // library's as surely as one in an op.
+    PluginCallMarkers::Mark mark;
+    if (markers)
+    {
+        mark = markers->mark({name, "", "load", ""});
+    }
     auto result =
         loadPlugin(std::get<UniqueFd>(std::move(opened)), path, shared);
+    mark = PluginCallMarkers::Mark();
     if (const std::string* why = std::get_if<std::string>(&result))
     {
         refuse(path, *why);
@@ -180,6 +208,71 @@ std::vector<PluginInfo> PluginHost::plugins() const
     return list;
 }
 
+std::vector<QuarantineInfo> PluginHost::quarantined() const
+{
+    std::vector<QuarantineInfo> list;
+    if (!quarantine)
+    {
+        return list;
+    }
+    for (const QuarantinedPlugin& plugin : quarantine->entries())
+    {
+        list.push_back({plugin.plugin.empty() ? plugin.file : plugin.plugin,
+                        config.directory + "/" + plugin.file,
+                        quarantineStatus(plugin)});
+    }
+    return list;
+}
+
+bool PluginHost::liftQuarantine()
+{
+    if (!quarantine)
+    {
+        return false;
+    }
+    try
+    {
+        std::vector<std::string> lifted = quarantine->lift();
+        for (const std::string& file : lifted)
+        {
+            if (config.log)
+            {
+                config.log(LOG_INFO, "plugin " + config.directory + "/" + file +
+                                         ": quarantine lifted by Reload; "
+                                         "it is loaded at the next start");
+            }
+        }
+        return !lifted.empty();
+    }
+    catch (const Error& e)
+    {
+        if (config.log)
+        {
+            config.log(LOG_ERR, e.what());
+        }
+        return true; // lifted in memory: the listing changed
+    }
+}
+
+void PluginHost::endCleanRun()
+{
+    if (!quarantine)
+    {
+        return;
+    }
+    try
+    {
+        quarantine->endRun();
+    }
+    catch (const Error& e)
+    {
+        if (config.log)
+        {
+            config.log(LOG_ERR, e.what());
+        }
+    }
+}
+
 bool PluginHost::claims(const std::shared_ptr<LoadedPlugin>& plugin,
                         const PciDevice& device)
 {
@@ -191,7 +284,7 @@ bool PluginHost::claims(const std::shared_ptr<LoadedPlugin>& plugin,
     {
         return true;
     }
-    PluginDevice candidate(plugin, device, stuck, config.opTimeout);
+    PluginDevice candidate(plugin, device, stuck, config.opTimeout, markers);
     try
     {
         return candidate.probe();
@@ -224,7 +317,7 @@ PluginDevice PluginHost::deviceFor(const PciDevice& device,
             fail(Errc::NotSupported, "plugin " + forced + " does not handle " +
                                          device.address.str());
         }
-        return PluginDevice(*it, device, stuck, config.opTimeout);
+        return PluginDevice(*it, device, stuck, config.opTimeout, markers);
     }
     std::vector<std::shared_ptr<LoadedPlugin>> order = loaded;
     std::stable_sort(
@@ -235,7 +328,8 @@ PluginDevice PluginHost::deviceFor(const PciDevice& device,
     {
         if (claims(plugin, device))
         {
-            return PluginDevice(plugin, device, stuck, config.opTimeout);
+            return PluginDevice(plugin, device, stuck, config.opTimeout,
+                                markers);
         }
     }
     fail(Errc::NotFound, "no plugin handles " + device.address.str());

@@ -3,6 +3,7 @@
 #include "base/fd.hpp"
 #include "kernel/migration_fsm.hpp"
 #include "pci/pci_device.hpp"
+#include "plugin/plugin_call_markers.hpp"
 #include "plugin/plugin_services.hpp"
 
 #include <chrono>
@@ -17,6 +18,7 @@ namespace vfiod
 
 class KernelHost;
 class LoadedPlugin;
+class PluginQuarantine;
 class StuckDevices;
 
 /** @brief One loaded plugin, as the Plugins property lists it. */
@@ -29,6 +31,17 @@ struct PluginInfo
     int32_t priority = 0;
 };
 
+/** @brief A plugin left unloaded because it crashed vfiod before, as the
+ *  QuarantinedPlugins property lists it. */
+struct QuarantineInfo
+{
+    std::string name;   ///< the plugin's name, or its file's when unknown
+    std::string path;   ///< the library
+    std::string status; ///< "quarantined: vfiod died during its probe ..."
+
+    bool operator==(const QuarantineInfo&) const = default;
+};
+
 struct PluginHostConfig
 {
     /// Every *.so in it is loaded, in lexical order; "" loads nothing.
@@ -39,6 +52,11 @@ struct PluginHostConfig
     std::chrono::milliseconds opTimeout{30000};
     /// Refusals (one line each), plugin messages, ops that time out.
     PluginLog log;
+    /// The state directory: each plugin call is marked in
+    /// STATE/plugin-calls while it runs, and a plugin a marker left by a
+    /// dead run names is quarantined in STATE/plugin-quarantine
+    /// (plugin_quarantine.hpp); "" keeps neither.
+    std::string stateDir;
 };
 
 /** @brief VFIO_MIG_GET_PRECOPY_INFO. */
@@ -63,9 +81,11 @@ class PluginDevice
   public:
     struct View;
 
+    /** @param markers marks each op while it runs; none when null. */
     PluginDevice(std::shared_ptr<LoadedPlugin> plugin, const PciDevice& device,
                  std::shared_ptr<StuckDevices> stuck,
-                 std::chrono::milliseconds timeout);
+                 std::chrono::milliseconds timeout,
+                 std::shared_ptr<PluginCallMarkers> markers = nullptr);
     ~PluginDevice();
     PluginDevice(PluginDevice&&) noexcept;
     PluginDevice& operator=(PluginDevice&&) noexcept;
@@ -113,6 +133,7 @@ class PluginDevice
     std::shared_ptr<View> view;
     std::shared_ptr<StuckDevices> stuck;
     std::chrono::milliseconds timeout;
+    std::shared_ptr<PluginCallMarkers> markers;
 };
 
 /**
@@ -126,6 +147,16 @@ class PluginDevice
  * its ABI major differs, its descriptor or ops table is smaller than ABI
  * 1.0's, its name is missing or malformed, or another plugin already has
  * its name.
+ *
+ * With a state directory, every call into a plugin (its loading
+ * included) is marked there while it runs, and a library that a previous
+ * run died in is quarantined: not even opened (its crash may be in its
+ * constructor), listed by quarantined(), until a Reload (liftQuarantine)
+ * or quarantineCleanRuns clean runs (endCleanRun). The devices it would
+ * have handled get no plugin, that is vfiod's generic operations.
+ *
+ * @throws Error from the constructor as PluginQuarantine's (a state
+ *         directory that is a symlink, markers that cannot be written).
  */
 class PluginHost
 {
@@ -140,6 +171,21 @@ class PluginHost
 
     /** @brief The loaded plugins, in load (lexical file) order. */
     std::vector<PluginInfo> plugins() const;
+
+    /** @brief The libraries left unloaded by the quarantine. */
+    std::vector<QuarantineInfo> quarantined() const;
+
+    /**
+     * @brief A Reload: the quarantine is lifted, and the libraries are
+     * loaded at the next start (not in this run: the devices already have
+     * their plugins). Logs each; never throws (a failed write is logged).
+     * @return whether anything was lifted.
+     */
+    bool liftQuarantine();
+
+    /** @brief A normal shutdown: see PluginQuarantine::endRun. Logs a
+     *  failure, never throws. */
+    void endCleanRun();
 
     /**
      * @brief The plugin for @p device: the highest-priority plugin whose
@@ -170,6 +216,8 @@ class PluginHost
     PluginHostConfig config;
     std::shared_ptr<PluginServicesShared> shared;
     std::shared_ptr<StuckDevices> stuck;
+    std::unique_ptr<PluginQuarantine> quarantine;
+    std::shared_ptr<PluginCallMarkers> markers;
     std::vector<std::shared_ptr<LoadedPlugin>> loaded;
 };
 

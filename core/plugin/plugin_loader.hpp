@@ -48,6 +48,11 @@ class LoadedPlugin
     {
         return file;
     }
+    /** @brief path()'s last component: how the quarantine knows it. */
+    std::string fileName() const
+    {
+        return file.substr(file.rfind('/') + 1);
+    }
     PluginServicesShared& shared() const noexcept
     {
         return services->shared();

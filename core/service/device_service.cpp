@@ -20,6 +20,18 @@ int errnoOf(const Error& error) noexcept
     return -errnoOfErrc(error.code(), ErrnoTo::Result);
 }
 
+/** The plugin host keeps its call markers and quarantine in the state
+ * directory, beside the ledger, unless told otherwise. */
+PluginHostConfig withStateDir(PluginHostConfig config,
+                              const std::string& stateDir)
+{
+    if (config.stateDir.empty())
+    {
+        config.stateDir = stateDir;
+    }
+    return config;
+}
+
 } // namespace
 
 DeviceService::DeviceService(KernelHost& host, ServiceOptions options,
@@ -30,7 +42,9 @@ DeviceService::DeviceService(KernelHost& host, ServiceOptions options,
                ? nullptr
                : std::make_unique<Ledger>(options.ledgerDir)),
     manager(host, options.manager, stuck), enforcer(manager, *this),
-    pluginHost(host, std::move(options.plugins), stuck),
+    pluginHost(host,
+               withStateDir(std::move(options.plugins), options.ledgerDir),
+               stuck),
     pluginDevices(pluginHost, manager, enforcer, this->notices)
 {
     if (ledger)

@@ -24,7 +24,9 @@ struct ServiceOptions
 {
     ManagerOptions manager;
     PluginHostConfig plugins;
-    /// The ledger's directory (state_dir/devices); "" keeps no ledger.
+    /// The state directory: the ledger in state_dir/devices, and the
+    /// plugin call markers and quarantine (unless plugins.stateDir says
+    /// otherwise); "" keeps no ledger.
     std::string ledgerDir;
 };
 

@@ -55,6 +55,21 @@ std::vector<PluginInfo> PluginDevices::plugins() const
     return host.plugins();
 }
 
+std::vector<QuarantineInfo> PluginDevices::quarantined() const
+{
+    return host.quarantined();
+}
+
+bool PluginDevices::liftQuarantine()
+{
+    return host.liftQuarantine();
+}
+
+void PluginDevices::endCleanRun()
+{
+    host.endCleanRun();
+}
+
 std::string PluginDevices::forcedPlugin(const PciAddress& address) const
 {
     return enforcer.explain(address).explanation.actions.plugin;

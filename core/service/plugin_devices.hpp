@@ -60,6 +60,16 @@ class PluginDevices
     /** @brief The loaded plugins (Manager.Plugins). */
     std::vector<PluginInfo> plugins() const;
 
+    /** @brief The plugins in quarantine (Manager.QuarantinedPlugins). */
+    std::vector<QuarantineInfo> quarantined() const;
+
+    /** @brief A Reload lifts the quarantine (PluginHost::liftQuarantine).
+     *  @return whether quarantined() changed. */
+    bool liftQuarantine();
+
+    /** @brief vfiod stops normally: PluginHost::endCleanRun. */
+    void endCleanRun();
+
     /**
      * @brief Chooses the device's plugin again (the policy's "plugin" is
      * forced) and reads its migration flags and state where that is
