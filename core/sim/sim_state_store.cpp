@@ -109,8 +109,15 @@ void SimStateStore::save(Model& model)
     std::string text = formatState(model);
     std::string path = statePath();
     std::string temp = path + ".tmp";
-    UniqueFd fd(
-        ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    // Writers hold the state's exclusive lock, so the name is theirs; a
+    // leftover (or a link planted there) is removed, never followed.
+    if (::unlink(temp.c_str()) < 0 && errno != ENOENT)
+    {
+        throwErrno("unlink " + temp);
+    }
+    UniqueFd fd(::open(temp.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                       0644));
     if (!fd)
     {
         throwErrno("open " + temp);

@@ -4,9 +4,12 @@
  * guest only (tests/e2e): it proves that a device vfiod bound to vfio-pci
  * is really usable by a VMM.
  *
- * Usage: vfio_open ADDRESS
+ * Usage: vfio_open [--hold] ADDRESS
  *   ADDRESS is the PCI address as in sysfs ("0000:02:00.0"); the group is
  *   read from /sys/bus/pci/devices/ADDRESS/iommu_group.
+ *   --hold: after the "ok" line, keep the container, group and device open
+ *   until a signal ends the process, as a running VMM does (a VMM vfiod did
+ *   not start, for scenario 09).
  *
  * Exit status: 0 the device fd was obtained, 1 a step failed, 2 usage.
  * The last line printed is "vfio_open: ADDRESS ok ..." or
@@ -49,12 +52,13 @@ static int groupOf(const char* addr)
 
 int main(int argc, char** argv)
 {
-    if (argc != 2)
+    int hold = argc == 3 && strcmp(argv[1], "--hold") == 0;
+    if (argc != 2 + hold)
     {
-        fprintf(stderr, "usage: vfio_open ADDRESS\n");
+        fprintf(stderr, "usage: vfio_open [--hold] ADDRESS\n");
         return 2;
     }
-    address = argv[1];
+    address = argv[1 + hold];
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     int group = groupOf(address);
@@ -151,6 +155,10 @@ int main(int argc, char** argv)
            address, group, iommu == VFIO_TYPE1v2_IOMMU ? "type1v2" : "type1",
            info.flags, info.num_regions, info.num_irqs, vendor,
            (info.flags & VFIO_DEVICE_FLAGS_RESET) ? "yes" : "no");
+    while (hold)
+    {
+        pause(); /* the signal that ends the VMM closes everything */
+    }
     close(device);
     close(groupFd);
     close(container);

@@ -56,6 +56,17 @@ TEST_F(SimPersistence, ChangesSurviveTheInstance)
               "e1000e");
 }
 
+TEST_F(SimPersistence, ALinkPlantedAtTheTemporaryNameIsNeverFollowed)
+{
+    std::string victim = dir.write("victim", "untouched\n");
+    ASSERT_EQ(::symlink(victim.c_str(), (stateDir + "/state.tmp").c_str()), 0);
+    host->write("bus/pci/devices/0000:01:00.1/driver_override", "vfio-pci");
+    EXPECT_EQ(vfiod::test::readFile(victim), "untouched\n");
+    SimHost again("", stateDir);
+    EXPECT_EQ(again.read("bus/pci/devices/0000:01:00.1/driver_override"),
+              "vfio-pci\n");
+}
+
 TEST_F(SimPersistence, InstancesSeeEachOthersWrites)
 {
     std::unique_ptr<SimHost> other = secondHost();
