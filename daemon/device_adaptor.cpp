@@ -6,6 +6,8 @@
 
 #include <fcntl.h>
 
+#include <cerrno>
+
 namespace vfiod::daemon
 {
 
@@ -120,9 +122,12 @@ void DeviceAdaptor::progress(const std::string& phase, uint64_t bytes)
 DeviceRequest DeviceAdaptor::request(std::string_view method)
 {
     const sdbus::Message* message = getObject().getCurrentlyProcessedMessage();
-    return DeviceRequest{{address, std::string(method) + " " + address.str()},
-                         message->getSender(),
-                         std::string(method)};
+    DeviceRequest made;
+    made.address = address;
+    made.what = std::string(method) + " " + address.str();
+    made.sender = message->getSender();
+    made.method = std::string(method);
+    return made;
 }
 
 void DeviceAdaptor::Bind(sdbus::Result<>&& result, MethodOptions options)
@@ -183,6 +188,13 @@ namespace
 UniqueFd duplicate(const sdbus::UnixFd& fd, std::string_view method)
 {
     int copy = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
+    if (copy < 0 && (errno == EMFILE || errno == ENFILE))
+    {
+        // The call is refused, the bus connection stays.
+        fail(Errc::LimitsExceeded,
+             std::string(method) +
+                 ": vfiod has no file descriptor left; try again later");
+    }
     if (copy < 0)
     {
         fail(Errc::InvalidArgument,
@@ -209,8 +221,12 @@ void DeviceAdaptor::SaveState(sdbus::Result<>&& result, sdbus::UnixFd sink,
 {
     guarded("SaveState", [&] {
         requireNoOptions("SaveState", options);
-        requests.saveState(request("SaveState"), duplicate(sink, "SaveState"),
-                           std::move(result));
+        DeviceRequest call = request("SaveState");
+        // Counted before vfiod keeps a copy of the descriptor: a refused
+        // call holds none once it is answered.
+        requests.admit(call, true);
+        UniqueFd fd = duplicate(sink, "SaveState");
+        requests.saveState(std::move(call), std::move(fd), std::move(result));
     });
 }
 
@@ -219,8 +235,10 @@ void DeviceAdaptor::LoadState(sdbus::Result<>&& result, sdbus::UnixFd source,
 {
     guarded("LoadState", [&] {
         requireNoOptions("LoadState", options);
-        requests.loadState(request("LoadState"), duplicate(source, "LoadState"),
-                           std::move(result));
+        DeviceRequest call = request("LoadState");
+        requests.admit(call, true);
+        UniqueFd fd = duplicate(source, "LoadState");
+        requests.loadState(std::move(call), std::move(fd), std::move(result));
     });
 }
 

@@ -23,6 +23,8 @@ std::string_view errcName(Errc code) noexcept
             return "TimedOut";
         case Errc::AccessDenied:
             return "AccessDenied";
+        case Errc::LimitsExceeded:
+            return "LimitsExceeded";
     }
     return "Failed";
 }

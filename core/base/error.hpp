@@ -23,6 +23,7 @@ enum class Errc
     Failed,          ///< the kernel refused or did not do what was asked
     TimedOut,        ///< the kernel did not answer in time
     AccessDenied,    ///< the caller is not allowed
+    LimitsExceeded,  ///< the caller or the device has too many calls pending
 };
 
 /** @brief "NotFound", "InvalidArgument", ... as used in D-Bus names. */
