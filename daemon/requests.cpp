@@ -268,13 +268,18 @@ void Requests::cancelMigration(DeviceRequest request, sdbus::Result<>&& result)
 }
 
 void Requests::explain(
-    PciAddress address,
+    const std::string& sender, PciAddress address,
     sdbus::Result<std::map<std::string, sdbus::Variant>>&& result)
 {
-    Operations::ExplainReply reply(std::move(result), loop,
-                                   "Explain " + address.str());
-    pool.submit(address.str(), [this, address, reply = std::move(reply)](
-                                   WorkerContext&) mutable {
+    std::string what = "Explain " + address.str();
+    std::string lane = address.str();
+    // Not authorized, so nobody is known to be privileged: it may be
+    // refused for a full device lane, and never takes root's share.
+    std::vector<CallLimits::Slot> slots{limits.enterCaller(sender, false, what),
+                                        limits.enterLane(lane, false, what)};
+    Operations::ExplainReply reply(std::move(result), loop, what);
+    pool.submit(lane, [this, address, reply = std::move(reply),
+                       slots = std::move(slots)](WorkerContext&) mutable {
         operations.explain(address, reply);
     });
 }

@@ -77,7 +77,10 @@ class Requests
      * wait behind the save it cancels.
      */
     void cancelMigration(DeviceRequest request, sdbus::Result<>&& result);
-    void explain(PciAddress address,
+    /** @brief Explain, open to every caller: on the device's lane, counted
+     *  against the caller's and (as an unprivileged call) the lane's
+     *  limits. */
+    void explain(const std::string& sender, PciAddress address,
                  sdbus::Result<std::map<std::string, sdbus::Variant>>&& result);
 
     /** @brief Applies the policy to a device, on its lane. */
