@@ -136,8 +136,9 @@ class Waiter
     /** @brief After EAGAIN on @p fd: false when cancelled meanwhile. */
     bool wait(int fd, short events) const
     {
-        if (fd != client.fd)
+        if (client.fd < 0 || fd != client.fd)
         {
+            // Only the client's end is made non-blocking here.
             throwErrno(EAGAIN, "migration data");
         }
         return awaitClient(client, events, cancel);
