@@ -12,7 +12,7 @@ namespace vfioctl
 namespace
 {
 
-constexpr std::array<std::pair<std::string_view, ExitCode>, 13> errorTable{{
+constexpr std::array<std::pair<std::string_view, ExitCode>, 15> errorTable{{
     {"org.vfiod1.Error.Failed", ExitCode::failed},
     {"org.vfiod1.Error.TimedOut", ExitCode::failed},
     {"org.vfiod1.Error.InvalidArgument", ExitCode::usage},
@@ -23,6 +23,10 @@ constexpr std::array<std::pair<std::string_view, ExitCode>, 13> errorTable{{
     {"org.vfiod1.Error.InUse", ExitCode::refused},
     {"org.vfiod1.Error.Busy", ExitCode::refused},
     {"org.vfiod1.Error.NotSupported", ExitCode::refused},
+    // Too many calls pending, of the caller or on the device, or the bus
+    // out of its own limits: declined, try again later.
+    {"org.vfiod1.Error.LimitsExceeded", ExitCode::refused},
+    {"org.freedesktop.DBus.Error.LimitsExceeded", ExitCode::refused},
     {"org.freedesktop.DBus.Error.AccessDenied", ExitCode::refused},
     // polkit denials arrive under this name when a daemon forwards them.
     {"org.freedesktop.PolicyKit1.Error.NotAuthorized", ExitCode::refused},

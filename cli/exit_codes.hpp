@@ -33,7 +33,7 @@ enum class ExitCode : int
     notFound = 3,
     /**
      * vfiod understood but declined: org.vfiod1.Error.NotViable, Busy,
-     * NotSupported, or org.freedesktop.DBus.Error.AccessDenied.
+     * NotSupported, LimitsExceeded, or org.freedesktop.DBus.Error.AccessDenied.
      */
     refused = 4,
 };
@@ -51,7 +51,8 @@ inline constexpr const char* exitCodeHelp =
     "  1  failed (Failed, TimedOut, no bus connection, other errors)\n"
     "  2  usage error (bad arguments, InvalidArgument)\n"
     "  3  not found (NotFound, or vfiod is not running)\n"
-    "  4  refused (NotViable, Busy, NotSupported, AccessDenied)\n"
+    "  4  refused (NotViable, Busy, NotSupported, LimitsExceeded,\n"
+    "     AccessDenied)\n"
     "  assign ADDR -- CMD exits with CMD's status (128+N if killed by "
     "signal N).";
 

@@ -34,6 +34,10 @@ unsigned workerCount()
     return std::clamp(2 * std::thread::hardware_concurrency(), 4u, 16u);
 }
 
+/// Authorization waits for the bus driver and polkit: a few threads do,
+/// one lane per caller connection and per uid (Requests).
+constexpr unsigned authorizationThreads = 4;
+
 /** Settings read once at start-up that a reload changed. */
 std::vector<std::string> needRestart(const DaemonConfig& before,
                                      const DaemonConfig& after)
@@ -61,6 +65,12 @@ std::vector<std::string> needRestart(const DaemonConfig& before,
     check("timeouts.plugin_op_ms", before.pluginOp, after.pluginOp);
     check("timeouts.lease_grace_ms", before.leaseGrace, after.leaseGrace);
     check("timeouts.idle_exit_ms", before.idleExit, after.idleExit);
+    check("limits.max_calls_per_caller", before.limits.maxCallsPerCaller,
+          after.limits.maxCallsPerCaller);
+    check("limits.max_queued_per_device", before.limits.maxQueuedPerDevice,
+          after.limits.maxQueuedPerDevice);
+    check("limits.max_workers", before.limits.maxWorkers,
+          after.limits.maxWorkers);
     return changed;
 }
 
@@ -151,7 +161,14 @@ BusService::BusService(std::optional<std::string> busAddress,
            [this](const PciAddress& address, const std::string& owner) {
                requests.leaseExpired(address, owner);
            }),
-    pool(workerCount(), [this] { return connectBus(this->busAddress); }),
+    // A pending call with a descriptor holds two: the message's and
+    // vfiod's own copy. Half the limit stays for the rest.
+    limits(startConfig.limits, raiseDescriptorLimit() / 4),
+    pool(std::min(workerCount(), startConfig.limits.maxWorkers),
+         startConfig.limits.maxWorkers,
+         [this] { return connectBus(this->busAddress); }),
+    authPool(authorizationThreads, authorizationThreads,
+             [this] { return connectBus(this->busAddress); }),
     operations(
         service, udevRules, authorizer, config, leases,
         [this](const DaemonConfig& fresh) { applyConfig(fresh); },
@@ -161,7 +178,7 @@ BusService::BusService(std::optional<std::string> busAddress,
                 tree.progress(address, phase, bytes);
             });
         }),
-    requests(loop, pool, operations, service),
+    requests(loop, pool, authPool, limits, operations, service),
     tree(*connection, manager, service.plugins(), requests)
 {
     manager.subscribe(
@@ -416,6 +433,9 @@ void BusService::shutdown()
     uevents.reset();
     // Running operations finish; queued ones are answered Failed. Their
     // replies, and the changes they made, are sent before the objects go.
+    // Authorization first: what it lets through goes to the pool. A stream
+    // waiting for its client ends at migration_idle_ms at the latest.
+    authPool.stop();
     pool.stop();
     try
     {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "authz.hpp"
+#include "call_limits.hpp"
 #include "config_store.hpp"
 #include "lease.hpp"
 #include "main_loop.hpp"
@@ -100,7 +101,12 @@ class BusService
     UdevRulesWriter udevRules;
     Authorizer authorizer;
     LeaseTable leases;
+    CallLimits limits;
+    /// Device operations, on their lanes; grows when threads are held.
     WorkerPool pool;
+    /// The authorization stage (Requests): a few threads, shared fairly
+    /// by the callers' lanes.
+    WorkerPool authPool;
     Operations operations;
     Requests requests;
     ObjectTree tree;

@@ -7,6 +7,8 @@
 
 #include <fcntl.h>
 
+#include <cerrno>
+
 namespace vfiod::daemon
 {
 
@@ -121,9 +123,12 @@ void DeviceAdaptor::progress(const std::string& phase, uint64_t bytes)
 DeviceRequest DeviceAdaptor::request(std::string_view method)
 {
     const sdbus::Message* message = getObject().getCurrentlyProcessedMessage();
-    return DeviceRequest{{address, std::string(method) + " " + address.str()},
-                         message->getSender(),
-                         std::string(method)};
+    DeviceRequest made;
+    made.address = address;
+    made.what = std::string(method) + " " + address.str();
+    made.sender = message->getSender();
+    made.method = std::string(method);
+    return made;
 }
 
 void DeviceAdaptor::Bind(sdbus::Result<>&& result, MethodOptions options)
@@ -190,6 +195,13 @@ namespace
 UniqueFd duplicate(const sdbus::UnixFd& fd, std::string_view method)
 {
     int copy = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
+    if (copy < 0 && (errno == EMFILE || errno == ENFILE))
+    {
+        // The call is refused, the bus connection stays.
+        fail(Errc::LimitsExceeded,
+             std::string(method) +
+                 ": vfiod has no file descriptor left; try again later");
+    }
     if (copy < 0)
     {
         fail(Errc::InvalidArgument,
@@ -216,8 +228,12 @@ void DeviceAdaptor::SaveState(sdbus::Result<>&& result, sdbus::UnixFd sink,
 {
     guarded("SaveState", [&] {
         requireNoOptions("SaveState", options);
-        requests.saveState(request("SaveState"), duplicate(sink, "SaveState"),
-                           std::move(result));
+        DeviceRequest call = request("SaveState");
+        // Counted before vfiod keeps a copy of the descriptor: a refused
+        // call holds none once it is answered.
+        requests.admit(call, true);
+        UniqueFd fd = duplicate(sink, "SaveState");
+        requests.saveState(std::move(call), std::move(fd), std::move(result));
     });
 }
 
@@ -226,8 +242,10 @@ void DeviceAdaptor::LoadState(sdbus::Result<>&& result, sdbus::UnixFd source,
 {
     guarded("LoadState", [&] {
         requireNoOptions("LoadState", options);
-        requests.loadState(request("LoadState"), duplicate(source, "LoadState"),
-                           std::move(result));
+        DeviceRequest call = request("LoadState");
+        requests.admit(call, true);
+        UniqueFd fd = duplicate(source, "LoadState");
+        requests.loadState(std::move(call), std::move(fd), std::move(result));
     });
 }
 

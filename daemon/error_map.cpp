@@ -16,7 +16,7 @@ namespace
 constexpr std::string_view prefix = "org.vfiod1.Error.";
 
 /** The one table: every code, and the name it has on the bus. */
-constexpr std::array<std::pair<Errc, std::string_view>, 9> errorNames{{
+constexpr std::array<std::pair<Errc, std::string_view>, 10> errorNames{{
     {Errc::NotFound, "org.vfiod1.Error.NotFound"},
     {Errc::InvalidArgument, "org.vfiod1.Error.InvalidArgument"},
     {Errc::Busy, "org.vfiod1.Error.Busy"},
@@ -26,6 +26,7 @@ constexpr std::array<std::pair<Errc, std::string_view>, 9> errorNames{{
     {Errc::TimedOut, "org.vfiod1.Error.TimedOut"},
     {Errc::AccessDenied, accessDeniedErrorName},
     {Errc::InUse, "org.vfiod1.Error.InUse"},
+    {Errc::LimitsExceeded, "org.vfiod1.Error.LimitsExceeded"},
 }};
 
 } // namespace

@@ -77,7 +77,9 @@ void ManagerAdaptor::Explain(
             fail(Errc::NotFound, "no PCI device " + parsed.str() +
                                      " (vfioctl list shows the devices)");
         }
-        requests.explain(parsed, std::move(result));
+        const sdbus::Message* message =
+            getObject().getCurrentlyProcessedMessage();
+        requests.explain(message->getSender(), parsed, std::move(result));
     });
 }
 

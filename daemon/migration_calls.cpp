@@ -1,5 +1,6 @@
 // The migration methods of Operations: SetMigrationState, the three stream
 // jobs (SaveState, LoadState, Migrate) through one body, CancelMigration.
+#include "config_store.hpp"
 #include "operations.hpp"
 #include "request_log.hpp"
 
@@ -103,6 +104,7 @@ void Operations::stream(WorkerContext& context, const DeviceRequest& request,
             }
             ProgressThrottle throttle(request.address, progress);
             job.progress = std::ref(throttle);
+            job.idleTimeout = config.current().migrationIdle;
             (service.*run)(request, job);
             throttle.flush();
             logDone(request.what, caller);

@@ -26,6 +26,24 @@ std::string hex4(uint16_t value)
     return text;
 }
 
+/**
+ * The bus could not carry the authorization round trip. When the bus
+ * itself was out of its limits the caller may simply try again, whoever
+ * it is: that is LimitsExceeded, not a refusal.
+ */
+[[noreturn]] void failAuthorization(const sdbus::Error& e,
+                                    const std::string& what)
+{
+    if (e.getName() == "org.freedesktop.DBus.Error.LimitsExceeded")
+    {
+        fail(Errc::LimitsExceeded,
+             what + ": the bus is out of its limits, try again: " +
+                 e.getMessage());
+    }
+    fail(Errc::AccessDenied,
+         what + ": cannot check authorization: " + e.getMessage());
+}
+
 } // namespace
 
 std::map<std::string, std::string> polkitDetails(const DeviceInfo& info)
@@ -91,28 +109,12 @@ Operations::Operations(DeviceService& service, UdevRulesWriter& udevRules,
     progress(std::move(progress))
 {}
 
-Caller Operations::authorize(WorkerContext& context, const std::string& sender,
-                             const std::string& method,
-                             const std::map<std::string, std::string>& details,
-                             const std::string& what)
+Caller Operations::identify(WorkerContext& context, const std::string& sender,
+                            const std::string& what)
 {
-    std::optional<Action> action = actionFor(method);
     try
     {
-        Caller caller{sender, lookupCallerUid(context.bus(), sender)};
-        if (!action)
-        {
-            return caller;
-        }
-        AccessConfig assigners;
-        if (auto address = details.find("address"); address != details.end())
-        {
-            assigners = service.policy().assignersOf(
-                PciAddress::parse(address->second));
-        }
-        authorizer.authorize(context.bus(), caller, *action, details, what,
-                             assigners);
-        return caller;
+        return Caller{sender, lookupCallerUid(context.bus(), sender)};
     }
     catch (const Error&)
     {
@@ -124,8 +126,77 @@ Caller Operations::authorize(WorkerContext& context, const std::string& sender,
     catch (const sdbus::Error& e)
     {
         context.resetBus();
-        fail(Errc::AccessDenied,
-             what + ": cannot check authorization: " + e.getMessage());
+        failAuthorization(e, what);
+    }
+}
+
+void Operations::check(WorkerContext& context, const Caller& caller,
+                       const std::string& method,
+                       const std::map<std::string, std::string>& details,
+                       const std::string& what)
+{
+    std::optional<Action> action = actionFor(method);
+    if (!action)
+    {
+        return;
+    }
+    try
+    {
+        AccessConfig assigners;
+        if (auto address = details.find("address"); address != details.end())
+        {
+            assigners = service.policy().assignersOf(
+                PciAddress::parse(address->second));
+        }
+        authorizer.authorize(context.bus(), caller, *action, details, what,
+                             assigners);
+    }
+    catch (const Error&)
+    {
+        context.resetBus();
+        throw;
+    }
+    catch (const sdbus::Error& e)
+    {
+        context.resetBus();
+        failAuthorization(e, what);
+    }
+}
+
+Caller Operations::authorize(WorkerContext& context, const std::string& sender,
+                             const std::string& method,
+                             const std::map<std::string, std::string>& details,
+                             const std::string& what)
+{
+    Caller caller = identify(context, sender, what);
+    check(context, caller, method, details, what);
+    return caller;
+}
+
+bool Operations::isPrivileged(const Caller& caller) const
+{
+    return authorizer.isPrivileged(caller.uid);
+}
+
+void Operations::authorizeCall(WorkerContext& context,
+                               const DeviceRequest& request,
+                               const std::optional<PciAddress>& target)
+{
+    std::vector<PciAddress> devices{request.address};
+    if (target)
+    {
+        devices.push_back(*target);
+    }
+    for (const PciAddress& address : devices)
+    {
+        auto info = service.registry().info(address);
+        if (!info)
+        {
+            fail(Errc::NotFound, request.what + ": no device " + address.str() +
+                                     " (it was removed)");
+        }
+        check(context, request.authorized.value(), request.method,
+              polkitDetails(*info), request.what);
     }
 }
 
@@ -140,8 +211,10 @@ Caller Operations::authorizeDevice(WorkerContext& context,
                                  request.address.str() + " (it was removed)");
     }
     std::map<std::string, std::string> details = polkitDetails(*info);
-    Caller caller = authorize(context, request.sender, request.method, details,
-                              request.what);
+    Caller caller = request.authorized
+                        ? *request.authorized
+                        : authorize(context, request.sender, request.method,
+                                    details, request.what);
     if (request.force)
     {
         // Taking a device from under a process that holds it is the

@@ -9,6 +9,8 @@
 
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,13 @@ struct DeviceRequest : Request
 {
     std::string sender; ///< unique bus name of the caller
     std::string method; ///< "Bind": what the authorization table is asked
+    /// Set by the authorization stage (Requests): who called, already
+    /// allowed to make this call; the operation does not ask again.
+    std::optional<Caller> authorized;
+    /// Held while the call is pending: it counts against the caller's
+    /// and the device lane's limits (CallLimits) until it is gone.
+    std::shared_ptr<void> callerSlot;
+    std::shared_ptr<void> laneSlot;
 };
 
 /**
@@ -80,6 +89,24 @@ class Operations
     void cancelMigration(WorkerContext& context, const DeviceRequest& request,
                          PendingReply<>& reply);
 
+    /**
+     * @brief The authorization stage, part one: who @p sender is (the
+     * bus driver's answer, never the caller's word).
+     * @throws Error(AccessDenied) when the bus cannot tell.
+     */
+    Caller identify(WorkerContext& context, const std::string& sender,
+                    const std::string& what);
+    /**
+     * @brief Part two: whether request.authorized may make the call on
+     * the device, and on @p target (Migrate's), through the authorization
+     * table and polkit.
+     * @throws Error(NotFound, AccessDenied)
+     */
+    void authorizeCall(WorkerContext& context, const DeviceRequest& request,
+                       const std::optional<PciAddress>& target);
+    /** @brief Root or named in [access]: polkit is not asked. */
+    bool isPrivileged(const Caller& caller) const;
+
     /** @brief Explain: open to every caller, it changes nothing. */
     void explain(const PciAddress& address, ExplainReply& reply);
 
@@ -95,6 +122,13 @@ class Operations
                      const std::string& method,
                      const std::map<std::string, std::string>& details,
                      const std::string& what);
+    /** Asks the table and polkit whether @p caller may. */
+    void check(WorkerContext& context, const Caller& caller,
+               const std::string& method,
+               const std::map<std::string, std::string>& details,
+               const std::string& what);
+    /** The caller of a device request: the one the authorization stage
+     *  let through (else asked now); NotFound when the device is gone. */
     Caller authorizeDevice(WorkerContext& context,
                            const DeviceRequest& request);
     std::string releasingOwner(const Caller& caller,

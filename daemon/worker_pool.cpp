@@ -4,6 +4,8 @@
 
 #include <sdbus-c++/IConnection.h>
 
+#include <algorithm>
+
 namespace vfiod::daemon
 {
 
@@ -25,11 +27,24 @@ void WorkerContext::resetBus() noexcept
     connection.reset();
 }
 
-WorkerPool::WorkerPool(unsigned threadCount, WorkerContext::Connect connect) :
-    connect(std::move(connect))
+WorkerPool::WorkerPool(unsigned threadCount, unsigned maxThreads,
+                       WorkerContext::Connect connect) :
+    connect(std::move(connect)),
+    maxThreads(std::max(threadCount, maxThreads))
 {
+    std::lock_guard lock(mutex);
     threads.reserve(threadCount);
     for (unsigned i = 0; i < threadCount; ++i)
+    {
+        threads.emplace_back(&WorkerPool::work, this);
+    }
+}
+
+void WorkerPool::growIfNeeded()
+{
+    // Threads that have not reached their first wait yet count as busy:
+    // at worst one more than needed is started.
+    if (ready.size() > idle && threads.size() < maxThreads)
     {
         threads.emplace_back(&WorkerPool::work, this);
     }
@@ -53,6 +68,7 @@ void WorkerPool::submit(const std::string& key, Job job)
     if (created)
     {
         ready.push_back(key);
+        growIfNeeded();
         wake.notify_one();
     }
 }
@@ -86,7 +102,9 @@ void WorkerPool::work()
     std::unique_lock lock(mutex);
     while (true)
     {
+        ++idle;
         wake.wait(lock, [this] { return stopping || !ready.empty(); });
+        --idle;
         if (stopping)
         {
             return;
@@ -119,7 +137,7 @@ void WorkerPool::work()
         }
         else
         {
-            ready.push_back(key);
+            ready.push_back(key); // this thread, about to wait, may take it
             wake.notify_one();
         }
     }

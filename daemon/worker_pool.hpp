@@ -58,13 +58,19 @@ class WorkerContext
  * keys run in parallel. A device with a slow reset therefore holds one
  * thread, while the calls queued behind it wait without holding any, and
  * other devices keep being served.
+ *
+ * The pool starts with its base size and grows, up to its maximum, when a
+ * lane is ready and no thread is free: jobs that wait for a client (a
+ * migration stream) or a stuck kernel call hold their thread, and must
+ * not starve the other lanes. Grown threads stay until stop().
  */
 class WorkerPool
 {
   public:
     using Job = UniqueFunction<void(WorkerContext&)>;
 
-    WorkerPool(unsigned threads, WorkerContext::Connect connect);
+    WorkerPool(unsigned threads, unsigned maxThreads,
+               WorkerContext::Connect connect);
 
     /** @brief stop(). */
     ~WorkerPool();
@@ -88,8 +94,11 @@ class WorkerPool
     };
 
     void work();
+    /** @brief One more thread when a lane waits and none is free. */
+    void growIfNeeded();
 
     WorkerContext::Connect connect;
+    unsigned maxThreads;
     std::mutex mutex; ///< guards everything below
     std::condition_variable wake;
     /// A key is in lanes while it has jobs queued or running; it is in
@@ -97,6 +106,7 @@ class WorkerPool
     std::map<std::string, Lane> lanes;
     std::deque<std::string> ready;
     bool stopping = false;
+    unsigned idle = 0; ///< threads waiting for a ready lane
     std::vector<std::thread> threads;
 };
 

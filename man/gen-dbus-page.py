@@ -45,6 +45,10 @@ ERROR_MEANINGS = {
               "device was rolled back. The message says what failed.",
     "TimedOut": "The kernel did not finish in time, typically an unbind "
                 "waiting for a process that holds the device open.",
+    "LimitsExceeded": "The caller or the device has too many calls pending "
+                      "([limits] in vfiod.toml(5)), or vfiod is short of "
+                      "file descriptors, or the bus was out of its own "
+                      "limits; nothing was done, try again later.",
     "Cancelled": "CancelMigration stopped the save, load or migrate; the "
                  "message says which state the device was left in.",
 }

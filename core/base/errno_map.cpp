@@ -46,6 +46,8 @@ int errnoOfErrc(Errc code, ErrnoTo to) noexcept
             return ETIMEDOUT;
         case Errc::AccessDenied:
             return EACCES;
+        case Errc::LimitsExceeded:
+            return EAGAIN;
         case Errc::Failed:
             break;
     }

@@ -25,6 +25,8 @@ std::string_view errcName(Errc code) noexcept
             return "AccessDenied";
         case Errc::InUse:
             return "InUse";
+        case Errc::LimitsExceeded:
+            return "LimitsExceeded";
     }
     return "Failed";
 }

@@ -24,6 +24,7 @@ enum class Errc
     TimedOut,        ///< the kernel did not answer in time
     AccessDenied,    ///< the caller is not allowed
     InUse,           ///< a process outside vfiod's leases holds the device
+    LimitsExceeded,  ///< the caller or the device has too many calls pending
 };
 
 /** @brief "NotFound", "InvalidArgument", ... as used in D-Bus names. */

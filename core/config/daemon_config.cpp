@@ -107,6 +107,22 @@ void readTimeouts(const Table& table, DaemonConfig& config)
         {"plugin_op_ms", timeout(config.pluginOp)},
         {"lease_grace_ms", timeout(config.leaseGrace)},
         {"idle_exit_ms", timeout(config.idleExit)},
+        {"migration_idle_ms", timeout(config.migrationIdle)},
+    });
+}
+
+void readLimits(const Table& table, CallLimitsConfig& limits)
+{
+    auto count = [](unsigned& target, int64_t max) {
+        return [&target, max](const std::string& k, const toml::node& v) {
+            target = static_cast<unsigned>(
+                toml_reader::integer(k, v, toml_reader::IntRange{1, max}));
+        };
+    };
+    table.read({
+        {"max_calls_per_caller", count(limits.maxCallsPerCaller, 65536)},
+        {"max_queued_per_device", count(limits.maxQueuedPerDevice, 65536)},
+        {"max_workers", count(limits.maxWorkers, 4096)},
     });
 }
 
@@ -154,6 +170,8 @@ DaemonConfig parseDaemonConfig(std::string_view text,
         {"access",
          section([&](const Table& t) { readAccess(t, config.access); })},
         {"timeouts", section([&](const Table& t) { readTimeouts(t, config); })},
+        {"limits",
+         section([&](const Table& t) { readLimits(t, config.limits); })},
     });
     return config;
 }

@@ -30,6 +30,21 @@ struct AccessConfig
     std::vector<std::string> groups; ///< group names (primary or supplementary)
 };
 
+/** @brief [limits]: how much one caller, one device and the daemon may
+ *  have pending at once (vfiod.toml(5)). */
+struct CallLimitsConfig
+{
+    /// Calls of one bus connection queued or running; past it the call is
+    /// answered LimitsExceeded at once.
+    unsigned maxCallsPerCaller = 64;
+    /// Authorized calls waiting for or running on one device; privileged
+    /// callers are not counted against it.
+    unsigned maxQueuedPerDevice = 32;
+    /// Threads running device operations at most: the pool grows past its
+    /// base size when every thread is held (stuck migration streams).
+    unsigned maxWorkers = 128;
+};
+
 /**
  * @brief The contents of vfiod.toml; every member has the default that an
  * absent key means.
@@ -56,6 +71,10 @@ struct DaemonConfig
     /// Exit after this long with no lease and no device taken from its
     /// driver; 0 means never (the default).
     std::chrono::milliseconds idleExit{0};
+    /// A SaveState or LoadState stream whose client moves no data for this
+    /// long fails with TimedOut and the device is walked back.
+    std::chrono::milliseconds migrationIdle{std::chrono::seconds(30)};
+    CallLimitsConfig limits;
 
     /** @brief The configured state directory of this build. */
     static std::string defaultStateDir();

@@ -174,6 +174,43 @@ void MigrationEngine::failStream(const std::exception& cause)
                    false);
 }
 
+CopyResult MigrationEngine::copy(int in, int out, size_t chunk,
+                                 const StreamOptions& options,
+                                 const std::function<void(uint64_t)>& onChunk,
+                                 UniqueFd* closeFirst)
+{
+    ClientEnd client;
+    if (options.clientFd >= 0 &&
+        (options.clientFd == in || options.clientFd == out))
+    {
+        client = ClientEnd{options.clientFd, options.idleTimeout};
+    }
+    try
+    {
+        return copyStream(in, out, chunk, options.cancel, onChunk, client);
+    }
+    catch (const std::system_error& e)
+    {
+        if (closeFirst != nullptr)
+        {
+            closeFirst->reset();
+        }
+        failStream(e);
+    }
+    catch (const Error& e)
+    {
+        if (closeFirst != nullptr)
+        {
+            closeFirst->reset();
+        }
+        // The client stopped moving data: walked back like a failed read.
+        failAndRecover(Error(e.code(), "migration data of " +
+                                           device.device().address.str() +
+                                           ": " + e.what()),
+                       false);
+    }
+}
+
 size_t MigrationEngine::chunkSize()
 {
     try
@@ -212,17 +249,9 @@ void MigrationEngine::precopyRounds(int dataFd, int sinkFd,
         {
             return; // converged: the rest goes in stop-copy
         }
-        CopyResult copied;
-        try
-        {
-            // Ends at ENOMSG (the kernel's "nothing more for now"); a plain
-            // file (the simulated device) ends the round with 0 instead.
-            copied = copyStream(dataFd, sinkFd, chunk, options.cancel, onChunk);
-        }
-        catch (const std::system_error& e)
-        {
-            failStream(e);
-        }
+        // Ends at ENOMSG (the kernel's "nothing more for now"); a plain
+        // file (the simulated device) ends the round with 0 instead.
+        CopyResult copied = copy(dataFd, sinkFd, chunk, options, onChunk);
         if (copied.end == CopyEnd::Cancelled)
         {
             failAndRecover(Error(Errc::Failed, "save cancelled"), true);
@@ -261,19 +290,11 @@ void MigrationEngine::save(int sinkFd, const StreamOptions& options)
                        false);
     }
     report(options, "stop-copy", total);
-    CopyResult copied;
-    try
-    {
-        copied = copyStream(data.get(), sinkFd, chunkSize(), options.cancel,
-                            [&](uint64_t n) {
-                                total += n;
-                                report(options, "stop-copy", total);
-                            });
-    }
-    catch (const std::system_error& e)
-    {
-        failStream(e);
-    }
+    CopyResult copied =
+        copy(data.get(), sinkFd, chunkSize(), options, [&](uint64_t n) {
+            total += n;
+            report(options, "stop-copy", total);
+        });
     if (copied.end == CopyEnd::Cancelled)
     {
         failAndRecover(Error(Errc::Failed, "save cancelled"), true);
@@ -295,20 +316,13 @@ void MigrationEngine::load(int sourceFd, const StreamOptions& options)
     }
     uint64_t total = 0;
     report(options, "resume", total);
-    CopyResult copied;
-    try
-    {
-        copied = copyStream(sourceFd, data.get(), maxChunk, options.cancel,
-                            [&](uint64_t n) {
-                                total += n;
-                                report(options, "resume", total);
-                            });
-    }
-    catch (const std::system_error& e)
-    {
-        data.reset();
-        failStream(e);
-    }
+    CopyResult copied = copy(
+        sourceFd, data.get(), maxChunk, options,
+        [&](uint64_t n) {
+            total += n;
+            report(options, "resume", total);
+        },
+        &data);
     // Closed before RESUMING -> STOP, which is where the device takes in
     // what was written (and when the source side of a migrate failed, its
     // cancellation arrives with the end of the pipe).

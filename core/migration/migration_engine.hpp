@@ -52,6 +52,12 @@ struct StreamOptions
     /// Pre-copy rounds before stop-copy, on devices with PRE_COPY; a round
     /// reads what VFIO_MIG_GET_PRECOPY_INFO announces, until ENOMSG.
     unsigned maxPrecopyRounds = 8;
+    /// The stream's end that the client feeds (load) or drains (save):
+    /// waited for with a time limit (ClientEnd); -1 for none (migrate).
+    int clientFd = -1;
+    /// How long the client may move no data before the stream fails with
+    /// TimedOut and the device is walked back; 0: no limit.
+    std::chrono::milliseconds idleTimeout{0};
 };
 
 /**
@@ -108,6 +114,11 @@ class MigrationEngine
     std::vector<State> walkTo(State target, UniqueFd* dataFd);
     [[noreturn]] void failAndRecover(const Error& cause, bool cancelled);
     [[noreturn]] void failStream(const std::exception& cause);
+    /** @brief copyStream with the options' cancellation and client end,
+     *  failing (and recovering) on an error, after closing @p closeFirst. */
+    CopyResult copy(int in, int out, size_t chunk, const StreamOptions& options,
+                    const std::function<void(uint64_t)>& onChunk,
+                    UniqueFd* closeFirst = nullptr);
     State recover();
     size_t chunkSize();
     void precopyRounds(int dataFd, int sinkFd, const StreamOptions& options,

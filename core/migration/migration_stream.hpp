@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -56,15 +57,31 @@ struct CopyResult
 };
 
 /**
+ * @brief The end of a stream that a client feeds or drains: it is put in
+ * non-blocking mode and waited for with poll(2), so that a client that
+ * stops moving data can neither hold the thread forever nor delay a
+ * cancellation.
+ */
+struct ClientEnd
+{
+    int fd = -1; ///< in or out of the copy; -1: both are vfiod's own
+    /// No data moved for this long fails the copy (TimedOut); 0: no limit.
+    std::chrono::milliseconds idle{0};
+};
+
+/**
  * @brief Moves bytes from @p in to @p out in chunks of @p chunk, with
  * splice(2) when one side is a pipe and the kernel can splice the other
  * (falling back to read/write when it cannot, as VFIO data fds cannot),
  * checking @p cancel between chunks and calling @p onChunk with each
  * chunk's size. SIGPIPE is blocked on the calling thread meanwhile, so a
- * reader that went away is an EPIPE error, not a dead daemon.
- * @throws std::system_error for a read or write error other than ENOMSG.
+ * reader that went away is an EPIPE error, not a dead daemon. While
+ * waiting for @p client, @p cancel is checked every 50 ms.
+ * @throws std::system_error for a read or write error other than ENOMSG,
+ *         Error(TimedOut) when the client moved nothing for client.idle.
  */
 CopyResult copyStream(int in, int out, size_t chunk, const CancelToken* cancel,
-                      const std::function<void(uint64_t)>& onChunk);
+                      const std::function<void(uint64_t)>& onChunk,
+                      const ClientEnd& client = {});
 
 } // namespace vfiod::migration

@@ -42,6 +42,9 @@ struct MigrationJob
     std::shared_ptr<migration::CancelToken> cancel;
     /// Told how far the stream got; from the thread that moves it.
     std::function<void(const migration::Progress&)> progress;
+    /// A client that moves no data through fd for this long fails the job
+    /// (TimedOut) and the device is walked back; 0: no limit.
+    std::chrono::milliseconds idleTimeout{0};
 };
 
 /**

@@ -42,6 +42,8 @@ migration::StreamOptions streamOptions(const MigrationJob& job)
     migration::StreamOptions options;
     options.cancel = job.cancel.get();
     options.progress = job.progress;
+    options.clientFd = job.fd ? job.fd.get() : -1;
+    options.idleTimeout = job.idleTimeout;
     return options;
 }
 

@@ -4,6 +4,7 @@
 #include "authz.hpp"
 #include "authz_table.hpp"
 #include "base/error.hpp"
+#include "call_limits.hpp"
 #include "config/daemon_config.hpp"
 #include "device_adaptor.hpp"
 #include "error_map.hpp"
@@ -67,6 +68,9 @@ TEST(DaemonConfig, ShippedFileParsesToDefaults)
     EXPECT_EQ(config.logLevel, defaults.logLevel);
     EXPECT_EQ(config.stateDir, defaults.stateDir);
     EXPECT_EQ(config.timeouts.reset, defaults.timeouts.reset);
+    EXPECT_EQ(config.migrationIdle, defaults.migrationIdle);
+    EXPECT_EQ(config.limits.maxCallsPerCaller,
+              defaults.limits.maxCallsPerCaller);
 }
 
 TEST(DaemonConfig, EverySetting)
@@ -90,6 +94,11 @@ probe_ms = 200
 dev_node_ms = 300
 reset_ms = 400
 group_wait_ms = 500
+migration_idle_ms = 600
+[limits]
+max_calls_per_caller = 7
+max_queued_per_device = 8
+max_workers = 9
 )",
                                             "vfiod.toml");
     EXPECT_EQ(config.logLevel, LogLevel::Debug);
@@ -104,6 +113,10 @@ group_wait_ms = 500
     EXPECT_EQ(options.timeouts.devNode, 300ms);
     EXPECT_EQ(options.timeouts.reset, 400ms);
     EXPECT_EQ(options.groupLockWait, 500ms);
+    EXPECT_EQ(config.migrationIdle, 600ms);
+    EXPECT_EQ(config.limits.maxCallsPerCaller, 7u);
+    EXPECT_EQ(config.limits.maxQueuedPerDevice, 8u);
+    EXPECT_EQ(config.limits.maxWorkers, 9u);
 }
 
 TEST(DaemonConfig, ErrorsNameFileLineAndColumn)
@@ -122,6 +135,9 @@ TEST(DaemonConfig, ErrorsNameFileLineAndColumn)
                          0),
               0u);
     EXPECT_NE(configError("[timeouts]\nprobe_ms = 0\n").find("out of range"),
+              std::string::npos);
+    EXPECT_NE(configError("[limits]\nmax_calls_per_caller = 0\n")
+                  .find("out of range"),
               std::string::npos);
     EXPECT_NE(configError("[roots]\nsysfs = \"sys\"\n").find("absolute"),
               std::string::npos);
@@ -225,7 +241,8 @@ TEST(ErrorMap, OneNamePerCodeBothWays)
 {
     for (Errc code : {Errc::NotFound, Errc::InvalidArgument, Errc::Busy,
                       Errc::NotViable, Errc::NotSupported, Errc::Failed,
-                      Errc::TimedOut, Errc::AccessDenied, Errc::InUse})
+                      Errc::TimedOut, Errc::AccessDenied, Errc::InUse,
+                      Errc::LimitsExceeded})
     {
         std::string name = busErrorName(code);
         if (code == Errc::AccessDenied)
@@ -460,7 +477,7 @@ WorkerContext::Connect noBus()
 
 TEST(WorkerPool, SameKeyInOrderOtherKeysInParallel)
 {
-    WorkerPool pool(4, noBus());
+    WorkerPool pool(4, 4, noBus());
     std::mutex mutex;
     std::condition_variable changed;
     std::vector<int> order;
@@ -497,6 +514,70 @@ TEST(WorkerPool, SameKeyInOrderOtherKeysInParallel)
     EXPECT_EQ(order, (std::vector<int>{1, 2}));
 }
 
+TEST(WorkerPool, GrowsWhenEveryThreadIsHeld)
+{
+    // One thread to start with, held by a job that waits for the test (a
+    // stuck stream): another lane still runs, on a thread grown for it.
+    WorkerPool pool(1, 2, noBus());
+    std::promise<void> held;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    pool.submit("stuck", [&, released](WorkerContext&) {
+        held.set_value();
+        released.wait();
+    });
+    held.get_future().wait();
+    std::promise<void> ran;
+    pool.submit("other", [&](WorkerContext&) { ran.set_value(); });
+    // No time bound: an "other" that never runs hangs the test until
+    // meson's timeout.
+    ran.get_future().wait();
+    release.set_value();
+}
+
+TEST(CallLimits, PerCallerPerLaneAndDescriptors)
+{
+    CallLimitsConfig config;
+    config.maxCallsPerCaller = 2;
+    config.maxQueuedPerDevice = 1;
+    CallLimits limits(config, 1);
+    auto code = [](const std::function<void()>& call) -> std::optional<Errc> {
+        try
+        {
+            call();
+        }
+        catch (const Error& e)
+        {
+            return e.code();
+        }
+        return std::nullopt;
+    };
+    CallLimits::Slot first = limits.enterCaller(":1.1", true, "SaveState");
+    // One descriptor held in all: the next call with one is refused, also
+    // for another caller; one without is not.
+    EXPECT_EQ(code([&] { limits.enterCaller(":1.2", true, "LoadState"); }),
+              Errc::LimitsExceeded);
+    CallLimits::Slot second = limits.enterCaller(":1.1", false, "Bind");
+    EXPECT_EQ(code([&] { limits.enterCaller(":1.1", false, "Bind"); }),
+              Errc::LimitsExceeded);
+    EXPECT_EQ(code([&] { limits.enterCaller(":1.2", false, "Bind"); }),
+              std::nullopt);
+    // Released with its slot.
+    first.reset();
+    CallLimits::Slot third = limits.enterCaller(":1.1", true, "SaveState");
+
+    CallLimits::Slot queued = limits.enterLane("0000:03:00.0", false, "Bind");
+    EXPECT_EQ(code([&] { limits.enterLane("0000:03:00.0", false, "Bind"); }),
+              Errc::LimitsExceeded);
+    // A privileged caller is never refused, and another lane has room.
+    CallLimits::Slot root = limits.enterLane("0000:03:00.0", true, "Bind");
+    CallLimits::Slot other = limits.enterLane("0000:04:00.0", false, "Bind");
+    queued.reset();
+    root.reset();
+    EXPECT_EQ(code([&] { limits.enterLane("0000:03:00.0", false, "Bind"); }),
+              std::nullopt);
+}
+
 TEST(WorkerPool, StopDropsQueuedJobs)
 {
     using Flag = std::shared_ptr<std::atomic<bool>>;
@@ -524,7 +605,7 @@ TEST(WorkerPool, StopDropsQueuedJobs)
     std::promise<void> gate;
     std::shared_future<void> open = gate.get_future().share();
     {
-        WorkerPool pool(1, noBus());
+        WorkerPool pool(1, 1, noBus());
         pool.submit("a", [&, open](WorkerContext&) {
             started.set_value();
             open.wait();

@@ -4,8 +4,10 @@
 //
 // Usage: mock_polkit --address ADDR --rules FILE --log FILE
 //
-// Rules: one "ACTION = yes|no|challenge" per line ("*" for any other
-// action), re-read on every call so a test can change its mind. The log
+// Rules: one "ACTION = yes|no|challenge|hold" per line ("*" for any other
+// action), re-read on every call so a test can change its mind. "hold"
+// never answers (until the mock exits): a polkit that keeps its callers
+// waiting. The log
 // gets one line per call:
 //   action=org.vfiod1.bind subject=system-bus-name:1.5 flags=0
 //   details=address=0000:03:00.0,device=10d3,...
@@ -15,7 +17,9 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace
 {
@@ -69,18 +73,27 @@ class Authority
         object->registerMethod("CheckAuthorization")
             .onInterface("org.freedesktop.PolicyKit1.Authority")
             .implementedAs(
-                [this](const Subject& subject, const std::string& action,
+                [this](sdbus::Result<AuthorizationResult>&& result,
+                       const Subject& subject, const std::string& action,
                        const std::map<std::string, std::string>& details,
                        uint32_t flags, const std::string&) {
-                    return check(subject, action, details, flags);
+                    if (auto answer = check(subject, action, details, flags))
+                    {
+                        result.returnResults(*answer);
+                    }
+                    else
+                    {
+                        held.push_back(std::move(result));
+                    }
                 });
         object->finishRegistration();
     }
 
   private:
-    AuthorizationResult check(const Subject& subject, const std::string& action,
-                              const std::map<std::string, std::string>& details,
-                              uint32_t flags)
+    /** @brief The answer, or none for "hold". */
+    std::optional<AuthorizationResult>
+        check(const Subject& subject, const std::string& action,
+              const std::map<std::string, std::string>& details, uint32_t flags)
     {
         std::string name;
         auto it = std::get<1>(subject).find("name");
@@ -99,11 +112,16 @@ class Authority
             << std::endl;
 
         std::string answer = decision(rules, action);
+        if (answer == "hold")
+        {
+            return std::nullopt;
+        }
         return AuthorizationResult{answer == "yes", answer == "challenge",
                                    std::map<std::string, std::string>{}};
     }
 
     std::unique_ptr<sdbus::IObject> object;
+    std::vector<sdbus::Result<AuthorizationResult>> held;
     std::string rules;
     std::string log;
 };

@@ -13,14 +13,23 @@
 //   test_client ADDRESS set-state PATH FILE
 //       Calls SetMigrationState with FILE's contents as the state (an
 //       argument larger than the command line takes), printing as call.
+//   test_client ADDRESS flood PATH Bind|SaveState COUNT
+//       Sends COUNT calls at once without waiting (SaveState with a pipe
+//       each, whose ends it keeps open), prints "sent", then "reply NAME"
+//       for each answer as it comes ("ok" or the error name), and exits
+//       when all are answered.
 
+#include <fcntl.h>
 #include <sdbus-c++/sdbus-c++.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -28,6 +37,58 @@ namespace
 {
 
 using Options = std::map<std::string, sdbus::Variant>;
+
+int flood(sdbus::IConnection& connection, sdbus::IProxy& proxy,
+          const std::string& method, int count)
+{
+    std::mutex mutex;
+    std::condition_variable done;
+    int answered = 0;
+    std::vector<int> keep;
+    for (int i = 0; i < count; ++i)
+    {
+        auto onReply = [&](const sdbus::Error* error) {
+            std::lock_guard lock(mutex);
+            std::cout << "reply " << (error ? error->getName() : "ok")
+                      << std::endl;
+            ++answered;
+            done.notify_all();
+        };
+        if (method == "SaveState")
+        {
+            int ends[2];
+            if (::pipe2(ends, O_CLOEXEC) != 0)
+            {
+                return 2;
+            }
+            keep.insert(keep.end(), {ends[0], ends[1]});
+            proxy.callMethodAsync(method)
+                .onInterface("org.vfiod1.Device")
+                .withTimeout(std::chrono::hours(1))
+                .withArguments(sdbus::UnixFd(ends[1]), Options{})
+                .uponReplyInvoke(onReply);
+        }
+        else
+        {
+            proxy.callMethodAsync(method)
+                .onInterface("org.vfiod1.Device")
+                .withTimeout(std::chrono::hours(1))
+                .withArguments(Options{})
+                .uponReplyInvoke(onReply);
+        }
+    }
+    std::cout << "sent" << std::endl;
+    connection.enterEventLoopAsync();
+    std::unique_lock lock(mutex);
+    done.wait(lock, [&] { return answered == count; });
+    lock.unlock();
+    connection.leaveEventLoop();
+    for (int fd : keep)
+    {
+        ::close(fd);
+    }
+    return 0;
+}
 
 Options parseOptions(int argc, char** argv, int first)
 {
@@ -97,6 +158,10 @@ int run(int argc, char** argv)
             .storeResultsTo(path);
         std::cout << "ok" << std::endl;
         return 0;
+    }
+    if (command == "flood" && argc == 6)
+    {
+        return flood(*connection, *proxy, argv[4], std::stoi(argv[5]));
     }
     if (command == "call" && argc >= 5)
     {

@@ -53,6 +53,7 @@ TEST(ErrnoMap, ToAPluginEveryCodeHasItsErrno)
     EXPECT_EQ(errnoOfErrc(Errc::Failed, ErrnoTo::Result), EIO);
     EXPECT_EQ(errnoOfErrc(Errc::TimedOut, ErrnoTo::Result), ETIMEDOUT);
     EXPECT_EQ(errnoOfErrc(Errc::AccessDenied, ErrnoTo::Result), EACCES);
+    EXPECT_EQ(errnoOfErrc(Errc::LimitsExceeded, ErrnoTo::Result), EAGAIN);
     // What a plugin is told comes back as the same code where the table
     // goes both ways.
     for (Errc code : {Errc::NotFound, Errc::Busy, Errc::NotSupported,
