@@ -131,6 +131,25 @@ void DeviceManager::reconcileRecord(const PciAddress& address,
         }
         return;
     }
+    if (isVfioOverride(device->pci.driverOverride))
+    {
+        // Left by a bind cut short, or written above to wait out a
+        // give-back to no driver: either way it would send the device to
+        // vfio, unrecorded, at its next probe.
+        try
+        {
+            GroupHold hold = holdGroup(address);
+            binder.clearOverride(address);
+            refresh(address);
+        }
+        catch (const std::exception& e)
+        {
+            report.problems.push_back(address.str() +
+                                      ": cannot clear the override of "
+                                      "an unfinished bind: " +
+                                      e.what());
+        }
+    }
     ledger->erase(address);
     report.notes.push_back(
         address.str() + ": on " + (driver.empty() ? "no driver" : driver) +
