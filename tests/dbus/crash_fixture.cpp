@@ -32,6 +32,22 @@ std::string CrashTest::sampleHost()
     return requiredEnv("VFIOD_SOURCE_ROOT") + "/conf/sim-host.toml";
 }
 
+std::string CrashTest::slowUnbindHost(const TempDir& dir, int delayMs)
+{
+    std::string text = readFile(sampleHost());
+    for (const std::string& nic : nics())
+    {
+        std::string line = "address = \"" + nic + "\"\n";
+        size_t at = text.find(line);
+        EXPECT_NE(at, std::string::npos) << nic;
+        text.insert(at + line.size(),
+                    "unbind_delay_ms = " + std::to_string(delayMs) + "\n");
+    }
+    std::string path = dir / "crash-host.toml";
+    writeFile(path, text);
+    return path;
+}
+
 std::string CrashTest::crashConfig()
 {
     return "[timeouts]\nunbind_ms = 500\nlease_grace_ms = 60000\n"

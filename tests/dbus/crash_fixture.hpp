@@ -28,6 +28,10 @@ class CrashTest : public VfiodTest
     static const std::string migratable;
 
     static std::string sampleHost();
+    /** The sample host with every unbind of the two devices taking
+     *  @p delayMs, written into @p dir: a vfiod killed in the middle
+     *  leaves the unbind in flight, for the next one to find. */
+    static std::string slowUnbindHost(const TempDir& dir, int delayMs);
     /** A grace longer than a round: an assignment from before a kill stays
      *  put while a round checks it (expiry is its own test's subject). The
      *  built plugins, so that migration steps really run. */

@@ -23,9 +23,9 @@ namespace
 
 const std::string nvme = "0000:02:00.0";
 
-/** How long each simulated unbind takes: long enough for a restarted vfiod
- *  to find the unbind of the vfiod it replaces still in flight. */
-constexpr int unbindDelayMs = 300;
+/** How long each simulated unbind takes: a kill "after" an unbind leaves it
+ *  in flight, for the restarted vfiod to find. */
+constexpr int unbindDelayMs = 100;
 
 /** One operation: what puts the devices where it starts from, and the call
  *  under test. Both run on the vfiod that is to be killed. */
@@ -42,25 +42,7 @@ class CrashStepsTest : public CrashTest
     void SetUp() override
     {
         CrashTest::SetUp();
-        host = slowUnbindHost();
-    }
-
-    /** The sample host, with the unbinds of the two devices delayed. */
-    std::string slowUnbindHost()
-    {
-        std::string text = readFile(sampleHost());
-        for (const std::string& nic : nics())
-        {
-            std::string line = "address = \"" + nic + "\"\n";
-            size_t at = text.find(line);
-            EXPECT_NE(at, std::string::npos) << nic;
-            text.insert(at + line.size(),
-                        "unbind_delay_ms = " + std::to_string(unbindDelayMs) +
-                            "\n");
-        }
-        std::string path = scratch / "crash-host.toml";
-        writeFile(path, text);
-        return path;
+        host = slowUnbindHost(scratch, unbindDelayMs);
     }
 
     /** A fresh bus and simulated kernel, so every round starts alike. */

@@ -74,6 +74,9 @@ TEST_F(CrashRandomTest, KilledAtRandomNeverLosesOrHalfBindsADevice)
     std::cout << "seed " << seedValue << ", " << rounds << " rounds"
               << std::endl;
 
+    // Unbinds that take a while: many kills fall while one is in flight.
+    TempDir scratch;
+    host = slowUnbindHost(scratch, 50);
     start();
     for (int round = 0; round < rounds && !HasFatalFailure(); ++round)
     {
