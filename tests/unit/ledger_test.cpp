@@ -40,7 +40,8 @@ class LedgerTest : public ::testing::Test
     }
 
     /** @brief A vfiod start: a fresh manager on the same kernel and ledger. */
-    ReconcileReport restart()
+    ReconcileReport
+        restart(std::chrono::milliseconds unbindTimeout = std::chrono::hours(1))
     {
         manager.reset();
         std::string root = test::requiredEnv("VFIOD_SOURCE_ROOT");
@@ -54,6 +55,7 @@ class LedgerTest : public ::testing::Test
         ManagerOptions options;
         // Out of a slow machine's reach: no test here times a node out.
         options.timeouts.devNode = std::chrono::hours(1);
+        options.timeouts.unbind = unbindTimeout;
         manager = std::make_unique<DeviceManager>(*sim, options);
         manager->keepLedger(*ledger);
         manager->enumerate();
@@ -263,6 +265,41 @@ TEST_F(LedgerTest, AGiveBackKilledWithItsUnbindInFlightEndsOnTheHostDriver)
     EXPECT_EQ(driverOf(nvme), "nvme");
     EXPECT_TRUE(ledger->load().empty());
     EXPECT_TRUE(report.problems.empty()) << report.problems[0];
+}
+
+TEST_F(LedgerTest, AGiveBackStillBlockedAtARestartIsFinishedWhenTheKernelLetsGo)
+{
+    // The unbind from vfio-pci waits for a process that holds the device
+    // open: the restart cannot wait that long, keeps the record, and gives
+    // the device back once the kernel lets go (its unbind uevent).
+    restart();
+    manager->bind(nvme, "");
+    sim->openDevice(nvme);
+    sim->write("bus/pci/devices/0000:02:00.0/driver_override", "\n");
+    std::thread unbind = unbindInFlight(nvme, "vfio-pci");
+
+    // Any timeout runs out: the device stays open until the test closes it.
+    ReconcileReport report = restart(std::chrono::seconds(1));
+    ASSERT_EQ(report.problems.size(), 1u);
+    EXPECT_NE(report.problems[0].find("still in flight"), std::string::npos)
+        << report.problems[0];
+    EXPECT_EQ(ledger->load()[nvme].originalDriver, "nvme");
+
+    sim->closeDevice(nvme);
+    unbind.join();
+    // The override the restart wrote is written once the unbind is over;
+    // the finisher waits for that call to return (up to unbind_ms).
+    test::waitFor(
+        [&] { return kernelView(nvme) == "no driver, override vfio-pci\n"; });
+    Uevent event;
+    event.action = "unbind";
+    event.subsystem = "pci";
+    event.sysname = nvme.str();
+    manager->handleUevent(event);
+    manager->joinFinishers();
+    EXPECT_EQ(kernelView(nvme), "nvme, override (null)\n");
+    EXPECT_EQ(driverOf(nvme), "nvme");
+    EXPECT_TRUE(ledger->load().empty());
 }
 
 TEST_F(LedgerTest, AManagedDeviceWhoseOverrideWasLostKeepsItsPlaceOnVfio)
