@@ -56,6 +56,16 @@ bool DeviceManager::settleCutShort(const PciAddress& address,
     }
     catch (const Error& e)
     {
+        if (e.code() != Errc::TimedOut)
+        {
+            // Nothing in flight holds it: judged on what it shows.
+            report.problems.push_back(address.str() +
+                                      ": cannot write the override of a "
+                                      "sequence cut short: " +
+                                      e.what());
+            refresh(address);
+            return true;
+        }
         // Still blocked in the kernel: the record stays, and the device
         // goes back to its driver once the kernel lets go.
         finishLater(address, record.originalDriver);
