@@ -37,6 +37,14 @@ void DriverBinder::clearOverride(const PciAddress& address)
     writeOverride(address, "");
 }
 
+void DriverBinder::settleOverride(const PciAddress& address,
+                                  const std::string& driver)
+{
+    calls.write(address, sysfs::deviceAttr(address, "driver_override"),
+                driver.empty() ? std::string("\n") : driver, timeouts.unbind,
+                "writing driver_override");
+}
+
 void DriverBinder::setVfAutoprobe(const PciAddress& pf, bool on)
 {
     try

@@ -113,6 +113,17 @@ class DriverBinder
     void clearOverride(const PciAddress& address);
 
     /**
+     * @brief Writes driver_override (@p driver, "" clears it), waiting up
+     * to the unbind timeout: the kernel writes it under the device lock,
+     * so it returns only once an unbind or probe still in flight on the
+     * device (left by a vfiod killed mid-way) has finished, and what is
+     * read afterwards is where the device really ended up.
+     * @throws Error: NotFound, TimedOut (the device is then stuck), Busy,
+     *         Failed.
+     */
+    void settleOverride(const PciAddress& address, const std::string& driver);
+
+    /**
      * @brief Sets a PF's sriov_drivers_autoprobe: off, a VF it creates
      * stays without a driver until vfiod binds it.
      * @throws Error: NotFound, Busy, Failed.

@@ -138,7 +138,10 @@ class DeviceManager
      * whose device vanished is dropped; a record of a bind that never took
      * effect is dropped; a device left without a driver in the middle of a
      * give-back is given back; a device on vfio without a record is adopted
-     * as "vfio", with no original driver and no owner.
+     * as "vfio", with no original driver and no owner. A device whose
+     * override shows a sequence cut short (its unbind may still be in
+     * flight in the kernel) has its override written again first, which
+     * waits for that unbind, and is judged on what it is afterwards.
      */
     ReconcileReport reconcile();
 
@@ -343,6 +346,13 @@ class DeviceManager
                         const std::optional<std::string>& originalDriver);
     void recordIntent(const PciAddress& address);
     void persist(const PciAddress& address);
+    /** reconcile() of one record (device_reconcile.cpp). */
+    void reconcileRecord(const PciAddress& address, const LedgerRecord& record,
+                         ReconcileReport& report);
+    /** Waits out a kernel sequence of the vfiod that stopped still in
+     *  flight on the device; false when the kernel still holds it. */
+    bool settleCutShort(const PciAddress& address, const LedgerRecord& record,
+                        ReconcileReport& report);
 
     KernelHost& host;
     ManagerOptions options;

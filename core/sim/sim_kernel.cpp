@@ -6,6 +6,7 @@
 #include "sim/sim_dev_nodes.hpp"
 #include "sim/sim_host_actions.hpp"
 #include "sim/sim_host_file.hpp"
+#include "sim/sim_kill_point.hpp"
 #include "sim/sim_migration.hpp"
 #include "sim/sim_pci_bus.hpp"
 #include "sim/sim_pci_ids.hpp"
@@ -298,17 +299,21 @@ UniqueFd SimKernel::openAttribute(const std::string& path, int flags)
 void SimKernel::write(const std::string& path, std::string_view value)
 {
     sim::WriteMemory memory;
+    unsigned step = sim::kill_point::before("write " + path);
     runSteps(
         [&](sim::Tx& tx) { return sim::applyWrite(tx, path, value, memory); },
-        "write " + path);
+        "write " + path, step);
 }
 
 void SimKernel::runSteps(const std::function<sim::Step(sim::Tx&)>& attempt,
-                         const std::string& what)
+                         const std::string& what, unsigned killPoint)
 {
     for (;;)
     {
         sim::Step step = writeTransaction(attempt);
+        // The kernel has taken the write (or started what it waits for):
+        // a test may kill its writer here (sim_kill_point.hpp).
+        sim::kill_point::after(std::exchange(killPoint, 0));
         switch (step.kind)
         {
             case sim::Step::Kind::Done:
@@ -397,6 +402,7 @@ bool SimKernel::exists(const std::string& path)
 
 void SimKernel::modprobe(const std::string& module)
 {
+    unsigned step = sim::kill_point::before("modprobe " + module);
     writeTransaction([&](sim::Tx& tx) {
         sim::Module* m = sim::findModule(tx.model, module);
         if (m == nullptr)
@@ -413,6 +419,7 @@ void SimKernel::modprobe(const std::string& module)
         }
         return 0;
     });
+    sim::kill_point::after(step);
 }
 
 std::string SimKernel::modulesAlias()
@@ -483,8 +490,9 @@ void SimKernel::hotAdd(const std::string& deviceToml)
 
 void SimKernel::hotRemove(const PciAddress& address)
 {
+    unsigned step = sim::kill_point::before("remove " + address.str());
     runSteps([&](sim::Tx& tx) { return sim::unplugDevice(tx, address); },
-             "remove " + address.str());
+             "remove " + address.str(), step);
 }
 
 namespace

@@ -78,9 +78,10 @@ class SimKernel
     {
         return store.dir() + "/migration";
     }
-    /** @brief Runs a blocking operation to its end (see sim_writes.hpp). */
+    /** @brief Runs a blocking operation to its end (see sim_writes.hpp);
+     *  @p killPoint is its step of sim_kill_point.hpp (0: none). */
     void runSteps(const std::function<sim::Step(sim::Tx&)>& attempt,
-                  const std::string& what);
+                  const std::string& what, unsigned killPoint);
     void waitPending(const PciAddress& address, uint64_t pendingId,
                      int64_t readyAtMs);
 

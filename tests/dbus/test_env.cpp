@@ -265,7 +265,8 @@ std::string VfiodBus::polkitLog() const
 }
 
 void VfiodBus::startVfiod(const std::string& hostFile,
-                          const std::string& config)
+                          const std::string& config,
+                          const std::vector<std::string>& env)
 {
     std::string text = config;
     if (::getuid() != 0)
@@ -274,11 +275,17 @@ void VfiodBus::startVfiod(const std::string& hostFile,
         text += "\n[access]\nusers = [\"" + userName(::getuid()) + "\"]\n";
     }
     writeFile(configPath(), text);
-    vfiod = std::make_unique<ChildProcess>(
-        std::vector<std::string>{requiredEnv("VFIOD_BIN"), "--sim", hostFile,
-                                 "--sim-state", simState(), "--bus-address",
-                                 busAddress, "--config", configPath(), "-v"},
-        temp / "vfiod.log");
+    // env(1) execs vfiod in its own place: the pid stays vfiod's.
+    std::vector<std::string> argv;
+    if (!env.empty())
+    {
+        argv.push_back("env");
+        argv.insert(argv.end(), env.begin(), env.end());
+    }
+    argv.insert(argv.end(), {requiredEnv("VFIOD_BIN"), "--sim", hostFile,
+                             "--sim-state", simState(), "--bus-address",
+                             busAddress, "--config", configPath(), "-v"});
+    vfiod = std::make_unique<ChildProcess>(argv, temp / "vfiod.log");
     if (!waitForOwner("org.vfiod1", true, [&] { return !vfiod->running(); }))
     {
         throw std::runtime_error("vfiod did not take org.vfiod1: " +

@@ -115,9 +115,11 @@ class VfiodBus
      * @brief Writes vfiod.toml (@p config, plus [access] for the test's
      * own user when it is not root) and starts vfiod on @p hostFile;
      * waits until it owns org.vfiod1 (throws if it exits first).
+     * @p env: NAME=VALUE settings for vfiod alone (the crash tests' kill
+     * point, sim_kill_point.hpp), not for this process.
      */
-    void startVfiod(const std::string& hostFile,
-                    const std::string& config = "");
+    void startVfiod(const std::string& hostFile, const std::string& config = "",
+                    const std::vector<std::string>& env = {});
 
     /** @brief SIGTERM; the exit status (nullopt: no vfiod was started). */
     std::optional<int> stopVfiod();

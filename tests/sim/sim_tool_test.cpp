@@ -2,11 +2,13 @@
 
 #include "sim_test_util.hpp"
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <future>
+#include <tuple>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -129,6 +131,61 @@ TEST_F(SimTool, DrivesTheSameKernelAsTheLibrary)
     EXPECT_FALSE(host->exists("bus/pci/devices/0000:07:00.0"));
     ASSERT_EQ(run("reset 0000:01:00.0").status, 0);
     EXPECT_EQ(read("bus/pci/devices/0000:01:00.0/sim_reset_count"), "1\n");
+}
+
+/** @brief Runs the tool with @p env: whether SIGKILL ended it, and its
+ *  standard error. */
+std::pair<bool, std::string> runKilled(const std::string& env,
+                                       const std::string& tool,
+                                       const std::string& stateDir,
+                                       const std::string& args,
+                                       const std::string& errFile)
+{
+    // exec: the shell's status would hide how the tool ended.
+    std::string command = "exec env " + env + " " + tool + " --state '" +
+                          stateDir + "' " + args + " 2>'" + errFile + "'";
+    int status = std::system(command.c_str());
+    bool killed = (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ||
+                  (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL);
+    return {killed, vfiod::test::readFile(errFile)};
+}
+
+TEST_F(SimTool, TheKillPointKillsAtTheChosenStepAndOnlyThere)
+{
+    const std::string override = "bus/pci/devices/0000:01:00.0/driver_override";
+    std::string err = dir.path() + "/kill.err";
+    // Counting only: every step on standard error, nothing killed.
+    auto [killed, log] = runKilled("VFIOD_SIM_KILL_AT=0", tool(), stateDir,
+                                   "override 0000:01:00.0 vfio-pci", err);
+    EXPECT_FALSE(killed);
+    EXPECT_THAT(log, HasSubstr("vfiod-sim kill point: step 1: write " +
+                               override + "\n"));
+    EXPECT_EQ(read(override), "vfio-pci\n");
+
+    // Before: the write never reached the kernel.
+    std::tie(killed, log) =
+        runKilled("VFIOD_SIM_KILL_AT=1 VFIOD_SIM_KILL_WHEN=before", tool(),
+                  stateDir, "override 0000:01:00.0 ''", err);
+    EXPECT_TRUE(killed) << log;
+    EXPECT_EQ(read(override), "vfio-pci\n");
+
+    // After: the kernel has it, and an unbind that takes a while is left
+    // in flight, finished without its writer.
+    std::tie(killed, log) = runKilled("VFIOD_SIM_KILL_AT=1", tool(), stateDir,
+                                      "unbind 0000:06:00.0", err);
+    EXPECT_TRUE(killed) << log;
+    EXPECT_TRUE(pendingIn(stateDir, PciAddress::parse("0000:06:00.0")));
+    EXPECT_EQ(read("bus/pci/devices/0000:06:00.0/driver_override"), "(null)\n");
+    // A write waits for the device lock of the unbind in flight.
+    host->write("bus/pci/devices/0000:06:00.0/driver_override", "\n");
+    EXPECT_FALSE(pendingIn(stateDir, PciAddress::parse("0000:06:00.0")));
+    EXPECT_FALSE(host->readLinkName("bus/pci/devices/0000:06:00.0/driver"));
+
+    // Without the variable, the hook is inert and silent.
+    Result plain = run("override 0000:01:00.0 ''");
+    EXPECT_EQ(plain.status, 0);
+    EXPECT_EQ(plain.err, "");
+    EXPECT_EQ(read(override), "(null)\n");
 }
 
 } // namespace

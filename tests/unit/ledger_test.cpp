@@ -5,6 +5,7 @@
 #include "ledger/ledger.hpp"
 #include "service/device_manager.hpp"
 #include "sim/sim_host.hpp"
+#include "sim_test_util.hpp"
 #include "test_support.hpp"
 
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -38,19 +40,22 @@ class LedgerTest : public ::testing::Test
     }
 
     /** @brief A vfiod start: a fresh manager on the same kernel and ledger. */
-    ReconcileReport restart()
+    ReconcileReport
+        restart(std::chrono::milliseconds unbindTimeout = std::chrono::hours(1))
     {
         manager.reset();
         std::string root = test::requiredEnv("VFIOD_SOURCE_ROOT");
         if (!sim)
         {
-            sim = std::make_unique<SimHost>(root + "/conf/sim-host.toml",
-                                            dir + "/sim");
+            sim = std::make_unique<SimHost>(
+                hostFile.empty() ? root + "/conf/sim-host.toml" : hostFile,
+                dir + "/sim");
         }
         ledger = std::make_unique<Ledger>(dir + "/state");
         ManagerOptions options;
         // Out of a slow machine's reach: no test here times a node out.
         options.timeouts.devNode = std::chrono::hours(1);
+        options.timeouts.unbind = unbindTimeout;
         manager = std::make_unique<DeviceManager>(*sim, options);
         manager->keepLedger(*ledger);
         manager->enumerate();
@@ -62,8 +67,46 @@ class LedgerTest : public ::testing::Test
         return manager->info(address)->pci.driver;
     }
 
+    /** @brief The sample host with nvme's unbinds taking a while: long
+     *  enough for a restart to find one still in flight. */
+    void slowNvmeUnbinds()
+    {
+        std::string root = test::requiredEnv("VFIOD_SOURCE_ROOT");
+        std::string text = test::readFile(root + "/conf/sim-host.toml");
+        std::string line = "address = \"0000:02:00.0\"\n";
+        size_t at = text.find(line);
+        ASSERT_NE(at, std::string::npos);
+        text.insert(at + line.size(), "unbind_delay_ms = 200\n");
+        hostFile = dir + "/slow-host.toml";
+        test::writeFile(hostFile, text);
+    }
+
+    /** @brief An unbind of @p address from @p driver by a vfiod killed
+     *  while the kernel still works on it: the kernel finishes it (here, a
+     *  thread that is nobody's vfiod) whatever the restarted vfiod does. */
+    std::thread unbindInFlight(const PciAddress& address,
+                               const std::string& driver)
+    {
+        std::thread writer([this, address, driver] {
+            SimHost kernel("", dir + "/sim");
+            kernel.write("bus/pci/drivers/" + driver + "/unbind",
+                         address.str());
+        });
+        simtest::waitForPending(dir + "/sim", address);
+        return writer;
+    }
+
+    /** @brief The device's driver and override in the kernel itself. */
+    std::string kernelView(const PciAddress& address)
+    {
+        std::string base = "bus/pci/devices/" + address.str() + "/";
+        return sim->readLinkName(base + "driver").value_or("no driver") +
+               ", override " + sim->read(base + "driver_override").value_or("");
+    }
+
     test::TempDir tmp;
     const std::string& dir = tmp.path();
+    std::string hostFile;
     std::unique_ptr<SimHost> sim;
     std::unique_ptr<Ledger> ledger;
     std::unique_ptr<DeviceManager> manager;
@@ -178,6 +221,100 @@ TEST_F(LedgerTest, ReconcileDropsStaleRecordsAndFinishesGiveBacks)
     EXPECT_NE(notes.find("a bind that did not happen"), std::string::npos)
         << notes;
     EXPECT_NE(notes.find("given back to nvme"), std::string::npos) << notes;
+}
+
+TEST_F(LedgerTest, ABindKilledWithItsUnbindInFlightEndsOnTheHostDriver)
+{
+    // Killed after driver_override, the unbind of nvme still in flight: a
+    // restart reads nvme, and a moment later the kernel leaves the device
+    // without a driver. Clearing the override alone left it so.
+    slowNvmeUnbinds();
+    restart();
+    LedgerRecord intent;
+    intent.address = nvme;
+    intent.originalDriver = "nvme";
+    intent.binding = true;
+    ledger->put(intent);
+    sim->modprobe("vfio_pci");
+    sim->write("bus/pci/devices/0000:02:00.0/driver_override", "vfio-pci");
+    std::thread unbind = unbindInFlight(nvme, "nvme");
+
+    ReconcileReport report = restart();
+    unbind.join();
+    EXPECT_EQ(kernelView(nvme), "nvme, override (null)\n");
+    EXPECT_EQ(driverOf(nvme), "nvme");
+    EXPECT_TRUE(ledger->load().empty());
+    EXPECT_TRUE(report.problems.empty()) << report.problems[0];
+}
+
+TEST_F(LedgerTest, AGiveBackKilledWithItsUnbindInFlightEndsOnTheHostDriver)
+{
+    // Killed after the override was cleared, the unbind from vfio-pci
+    // still in flight: a restart reads vfio-pci, and a moment later the
+    // kernel leaves the device without a driver, vfiod still believing
+    // it on vfio.
+    slowNvmeUnbinds();
+    restart();
+    manager->bind(nvme, "");
+    sim->write("bus/pci/devices/0000:02:00.0/driver_override", "\n");
+    std::thread unbind = unbindInFlight(nvme, "vfio-pci");
+
+    ReconcileReport report = restart();
+    unbind.join();
+    EXPECT_EQ(kernelView(nvme), "nvme, override (null)\n");
+    EXPECT_EQ(driverOf(nvme), "nvme");
+    EXPECT_TRUE(ledger->load().empty());
+    EXPECT_TRUE(report.problems.empty()) << report.problems[0];
+}
+
+TEST_F(LedgerTest, AGiveBackStillBlockedAtARestartIsFinishedWhenTheKernelLetsGo)
+{
+    // The unbind from vfio-pci waits for a process that holds the device
+    // open: the restart cannot wait that long, keeps the record, and gives
+    // the device back once the kernel lets go (its unbind uevent).
+    restart();
+    manager->bind(nvme, "");
+    sim->openDevice(nvme);
+    sim->write("bus/pci/devices/0000:02:00.0/driver_override", "\n");
+    std::thread unbind = unbindInFlight(nvme, "vfio-pci");
+
+    // Any timeout runs out: the device stays open until the test closes it.
+    ReconcileReport report = restart(std::chrono::seconds(1));
+    ASSERT_EQ(report.problems.size(), 1u);
+    EXPECT_NE(report.problems[0].find("still in flight"), std::string::npos)
+        << report.problems[0];
+    EXPECT_EQ(ledger->load()[nvme].originalDriver, "nvme");
+
+    sim->closeDevice(nvme);
+    unbind.join();
+    // The override the restart wrote is written once the unbind is over;
+    // the finisher waits for that call to return (up to unbind_ms).
+    test::waitFor(
+        [&] { return kernelView(nvme) == "no driver, override vfio-pci\n"; });
+    Uevent event;
+    event.action = "unbind";
+    event.subsystem = "pci";
+    event.sysname = nvme.str();
+    manager->handleUevent(event);
+    manager->joinFinishers();
+    EXPECT_EQ(kernelView(nvme), "nvme, override (null)\n");
+    EXPECT_EQ(driverOf(nvme), "nvme");
+    EXPECT_TRUE(ledger->load().empty());
+}
+
+TEST_F(LedgerTest, AManagedDeviceWhoseOverrideWasLostKeepsItsPlaceOnVfio)
+{
+    // The override cleared (a give-back killed before its unbind): the
+    // device is still on vfio, and stays there, its override restored
+    // so that a reprobe keeps it there.
+    restart();
+    manager->bind(nvme, "");
+    sim->write("bus/pci/devices/0000:02:00.0/driver_override", "\n");
+
+    restart();
+    EXPECT_EQ(kernelView(nvme), "vfio-pci, override vfio-pci\n");
+    EXPECT_EQ(manager->info(nvme)->state, DeviceState::Vfio);
+    EXPECT_EQ(ledger->load()[nvme].originalDriver, "nvme");
 }
 
 TEST_F(LedgerTest, AVfioDeviceWithoutARecordIsAdoptedButNotOwned)
