@@ -105,36 +105,46 @@ void KernelCalls::write(const PciAddress& address, const std::string& path,
                         std::chrono::milliseconds timeout,
                         const std::string& what)
 {
-    // The call clears its own mark whenever it returns, even after the
-    // caller gave up on it; the shared_ptr keeps the set alive till then.
-    auto marks = stuck;
     KernelHost* kernel = &host;
-    StuckDevices::Mark mark =
-        marks->mark(address, StuckDevices::Source::Kernel,
-                    "an earlier kernel call on " + address.str() + " (" + what +
-                        ") is still blocked (an unbind waits until "
-                        "every process closes the device)");
     try
     {
-        runWithTimeout(
-            [marks, kernel, mark, path, value] {
-                try
-                {
-                    kernel->write(path, value);
-                }
-                catch (...)
-                {
-                    marks->clear(mark);
-                    throw;
-                }
-                marks->clear(mark);
-            },
-            timeout, what + " of " + address.str());
+        run(
+            address, [kernel, path, value] { kernel->write(path, value); },
+            timeout, what);
     }
     catch (const std::system_error& e)
     {
         failKernelWrite(e, address, what);
     }
+}
+
+void KernelCalls::run(const PciAddress& address,
+                      const std::function<void()>& call,
+                      std::chrono::milliseconds timeout,
+                      const std::string& what)
+{
+    // The call clears its own mark whenever it returns, even after the
+    // caller gave up on it; the shared_ptr keeps the set alive till then.
+    auto marks = stuck;
+    StuckDevices::Mark mark =
+        marks->mark(address, StuckDevices::Source::Kernel,
+                    "an earlier kernel call on " + address.str() + " (" + what +
+                        ") is still blocked (an unbind waits until "
+                        "every process closes the device)");
+    runWithTimeout(
+        [marks, mark, call] {
+            try
+            {
+                call();
+            }
+            catch (...)
+            {
+                marks->clear(mark);
+                throw;
+            }
+            marks->clear(mark);
+        },
+        timeout, what + " of " + address.str());
 }
 
 void KernelCalls::requireNotStuck(const PciAddress& address) const

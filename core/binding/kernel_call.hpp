@@ -64,6 +64,16 @@ class KernelCalls
                const std::string& value, std::chrono::milliseconds timeout,
                const std::string& what);
 
+    /**
+     * @brief Runs @p call, kernel accesses to @p address that may block,
+     * on a thread of its own, giving up after @p timeout. The device is
+     * marked stuck while the call runs; @p call must own what it touches,
+     * as it may outlive this one.
+     * @throws Error(TimedOut), or what @p call throws.
+     */
+    void run(const PciAddress& address, const std::function<void()>& call,
+             std::chrono::milliseconds timeout, const std::string& what);
+
     /** @brief Throws Busy when an earlier call on the device is blocked. */
     void requireNotStuck(const PciAddress& address) const;
 

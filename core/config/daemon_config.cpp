@@ -72,6 +72,7 @@ void readRoots(const Table& table, DaemonConfig& config)
     table.read({
         {"sysfs", path(roots.sysfs)},
         {"dev", path(roots.dev)},
+        {"proc", path(roots.proc)},
         {"modules", path(roots.modules)},
         {"modprobe", path(roots.modprobe)},
         {"udev_rules", path(config.udevRulesDir)},

@@ -232,6 +232,20 @@ std::optional<unsigned> findVfIndex(const DeviceReader& pf,
     return std::nullopt;
 }
 
+// The two attributes whose show() takes the device lock.
+void readOverride(const DeviceReader& reader, PciDevice& device)
+{
+    std::string override =
+        sysfs::trim(reader.read("driver_override").value_or(""));
+    device.driverOverride = override == "(null)" ? "" : override;
+}
+
+void readNumVfs(const DeviceReader& reader, PciDevice& device)
+{
+    device.sriovNumVfs = static_cast<unsigned>(
+        reader.number("sriov_numvfs", 0xffff).value_or(0));
+}
+
 void readSriov(const DeviceReader& reader, PciDevice& device,
                LockedReads locked)
 {
@@ -251,8 +265,7 @@ void readSriov(const DeviceReader& reader, PciDevice& device,
     device.sriovTotalVfs = static_cast<unsigned>(*total);
     if (locked == LockedReads::Read)
     {
-        device.sriovNumVfs = static_cast<unsigned>(
-            reader.number("sriov_numvfs", 0xffff).value_or(0));
+        readNumVfs(reader, device);
     }
     device.sriovDriversAutoprobe =
         reader.number("sriov_drivers_autoprobe", 1).value_or(1) != 0;
@@ -338,9 +351,7 @@ PciDevice readAttributes(KernelHost& host, const PciAddress& address,
     device.driver = reader.link("driver").value_or("");
     if (locked == LockedReads::Read)
     {
-        std::string override =
-            sysfs::trim(reader.read("driver_override").value_or(""));
-        device.driverOverride = override == "(null)" ? "" : override;
+        readOverride(reader, device);
     }
     device.iommuGroup = readIommuGroup(reader);
     if (std::optional<std::string> numa = reader.read("numa_node"))
@@ -374,6 +385,16 @@ PciDevice readPciDevice(KernelHost& host, const PciAddress& address,
     PciDevice device;
     host.readTogether([&] { device = readAttributes(host, address, locked); });
     return device;
+}
+
+void readLockedAttributes(KernelHost& host, PciDevice& device)
+{
+    DeviceReader reader(host, device.address);
+    readOverride(reader, device);
+    if (device.sriovCapable)
+    {
+        readNumVfs(reader, device);
+    }
 }
 
 std::optional<PciAddress> vfAddress(const PciDevice& pf, unsigned index)

@@ -84,6 +84,12 @@ enum class LockedReads
 };
 
 /**
+ * @brief Reads what LockedReads::Skip left out into @p device: may block
+ * as long as a kernel call on the device holds its lock.
+ */
+void readLockedAttributes(KernelHost& host, PciDevice& device);
+
+/**
  * @brief Reads one device through the kernel boundary.
  * @throws Error(Errc::NotFound) when the device does not exist.
  */

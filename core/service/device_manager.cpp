@@ -1,7 +1,10 @@
 #include "service/device_manager.hpp"
 
+#include "kernel/sysfs_layout.hpp"
 #include "pci/pci_device.hpp"
 #include "pci/vfio_holders.hpp"
+
+#include <set>
 
 namespace vfiod
 {
@@ -95,11 +98,20 @@ void DeviceManager::keepLedger(Ledger& kept)
 
 std::vector<std::pair<PciAddress, std::string>> DeviceManager::enumerate()
 {
+    std::set<PciAddress> recorded;
+    if (ledger != nullptr)
+    {
+        for (const auto& [address, record] : ledger->load())
+        {
+            recorded.insert(address);
+        }
+    }
     std::vector<std::pair<PciAddress, std::string>> skipped;
     for (const auto& address : listPciDevices(host))
     {
         try
         {
+            awaitDeviceLock(address, recorded.contains(address));
             refresh(address);
         }
         catch (const Error& e)
@@ -108,6 +120,37 @@ std::vector<std::pair<PciAddress, std::string>> DeviceManager::enumerate()
         }
     }
     return skipped;
+}
+
+void DeviceManager::awaitDeviceLock(const PciAddress& address, bool recorded)
+{
+    // A vfiod that died in a sequence may have left an unbind in flight
+    // (the kernel finishes it), holding the device lock until every
+    // process closes the device: only a device on vfio, or one vfiod
+    // recorded, can be in that state. Its lock is waited for with a
+    // timeout; past it the device stays marked stuck, so the reads below
+    // skip what takes the lock and requests get Busy until the kernel
+    // lets go.
+    std::string driver =
+        host.readLinkName(sysfs::deviceAttr(address, "driver")).value_or("");
+    if (!recorded && !isVfioDriver(driver))
+    {
+        return;
+    }
+    auto device = std::make_shared<PciDevice>();
+    device->address = address;
+    KernelHost* kernel = &host;
+    try
+    {
+        calls.run(
+            address,
+            [kernel, device] { readLockedAttributes(*kernel, *device); },
+            options.timeouts.unbind, "reading driver_override");
+    }
+    catch (const std::exception&)
+    {
+        // Timed out: marked stuck. Anything else: the read below reports.
+    }
 }
 
 std::vector<PciAddress> DeviceManager::addresses() const

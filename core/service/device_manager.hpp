@@ -314,6 +314,10 @@ class DeviceManager
     GroupHold holdGroup(const PciAddress& address);
 
   private:
+    /** @brief Start-up: waits, within the unbind timeout, for a device
+     *  lock an earlier vfiod's call may still hold. */
+    void awaitDeviceLock(const PciAddress& address, bool recorded);
+
     /// recentHolders' scan and when it was taken.
     struct HolderScan
     {

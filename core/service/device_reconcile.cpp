@@ -51,6 +51,11 @@ bool DeviceManager::settleCutShort(const PciAddress& address,
     const std::string& driver = device->pci.driver;
     try
     {
+        if (calls.isStuck(address))
+        {
+            // Start-up already waited for its device lock in vain.
+            fail(Errc::TimedOut, "its device lock is still held");
+        }
         GroupHold hold = holdGroup(address);
         binder.settleOverride(address, isVfioDriver(driver) ? driver : "");
     }

@@ -2,6 +2,8 @@
 // authority on the private bus) for an unprivileged caller running under
 // a real second uid (nobody, through setpriv).
 
+#include "base/pci_address.hpp"
+#include "sim/sim_host.hpp"
 #include "vfiod_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -101,6 +103,30 @@ TEST_F(AuthzTest, PolkitAllows)
 
     bus->setPolkitRules("org.vfiod1.reset = yes\n* = no\n");
     EXPECT_EQ(nobodyCalls(nic, "Reset").output, "ok\n");
+}
+
+TEST_F(AuthzTest, ForceAsksForManageToo)
+{
+    // A device on vfio held open by a VMM vfiod did not start.
+    bus->startPolkit("org.vfiod1.bind = yes\n* = no\n");
+    startVfiod();
+    device(nic)->Bind({});
+    SimHost vm(hostFile(), bus->simState());
+    vm.openDevice(PciAddress::parse(nic));
+
+    auto plain = nobodyCalls(nic, "Unbind");
+    EXPECT_EQ(plain.output.rfind("error org.vfiod1.Error.InUse:", 0), 0u)
+        << plain.output;
+    // Allowed to unbind, but not to override the in-use check.
+    auto forced = nobodyCalls(nic, "Unbind", {"force:b=true"});
+    EXPECT_TRUE(refused(forced)) << forced.output;
+    EXPECT_NE(bus->polkitLog().find("action=org.vfiod1.manage "),
+              std::string::npos)
+        << bus->polkitLog();
+    EXPECT_EQ(device(nic)->Driver(), "vfio-pci");
+    EXPECT_EQ(bus->vfiodLog().find("in-use check is skipped"),
+              std::string::npos);
+    vm.closeDevice(PciAddress::parse(nic));
 }
 
 // A SetMigrationState argument is the caller's text: a megabyte of it with

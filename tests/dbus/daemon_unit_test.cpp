@@ -83,6 +83,7 @@ plugin_dir = "/opt/vfiod/plugins"
 [roots]
 sysfs = "/tmp/sys"
 dev = "/tmp/dev"
+proc = "/tmp/proc"
 modules = "/tmp/modules"
 modprobe = "/bin/true"
 [access]
@@ -105,6 +106,7 @@ max_workers = 9
     EXPECT_EQ(config.stateDir, "/var/tmp/vfiod");
     EXPECT_EQ(config.pluginDir, "/opt/vfiod/plugins");
     EXPECT_EQ(config.roots.modprobe, "/bin/true");
+    EXPECT_EQ(config.roots.proc, "/tmp/proc");
     EXPECT_EQ(config.access.users, (std::vector<std::string>{"alice", "bob"}));
     EXPECT_EQ(config.access.groups, std::vector<std::string>{"kvm"});
     ManagerOptions options = managerOptions(config);
@@ -239,10 +241,10 @@ TEST(DaemonConfig, OversizedFileIsRefused)
 
 TEST(ErrorMap, OneNamePerCodeBothWays)
 {
-    for (Errc code : {Errc::NotFound, Errc::InvalidArgument, Errc::Busy,
-                      Errc::NotViable, Errc::NotSupported, Errc::Failed,
-                      Errc::TimedOut, Errc::AccessDenied, Errc::InUse,
-                      Errc::LimitsExceeded})
+    for (Errc code :
+         {Errc::NotFound, Errc::InvalidArgument, Errc::Busy, Errc::NotViable,
+          Errc::NotSupported, Errc::Failed, Errc::TimedOut, Errc::AccessDenied,
+          Errc::InUse, Errc::LimitsExceeded})
     {
         std::string name = busErrorName(code);
         if (code == Errc::AccessDenied)
