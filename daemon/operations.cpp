@@ -109,12 +109,16 @@ Operations::Operations(DeviceService& service, UdevRulesWriter& udevRules,
     progress(std::move(progress))
 {}
 
-Caller Operations::identify(WorkerContext& context, const std::string& sender,
-                            const std::string& what)
+namespace
+{
+
+/** @brief A round trip of @p context's connection (the bus driver, polkit). */
+template <typename Ask>
+auto askOnWorkerBus(WorkerContext& context, const std::string& what, Ask&& ask)
 {
     try
     {
-        return Caller{sender, lookupCallerUid(context.bus(), sender)};
+        return ask();
     }
     catch (const Error&)
     {
@@ -130,6 +134,16 @@ Caller Operations::identify(WorkerContext& context, const std::string& sender,
     }
 }
 
+} // namespace
+
+Caller Operations::identify(WorkerContext& context, const std::string& sender,
+                            const std::string& what)
+{
+    return askOnWorkerBus(context, what, [&] {
+        return Caller{sender, lookupCallerUid(context.bus(), sender)};
+    });
+}
+
 void Operations::check(WorkerContext& context, const Caller& caller,
                        const std::string& method,
                        const std::map<std::string, std::string>& details,
@@ -140,8 +154,7 @@ void Operations::check(WorkerContext& context, const Caller& caller,
     {
         return;
     }
-    try
-    {
+    askOnWorkerBus(context, what, [&] {
         AccessConfig assigners;
         if (auto address = details.find("address"); address != details.end())
         {
@@ -150,17 +163,7 @@ void Operations::check(WorkerContext& context, const Caller& caller,
         }
         authorizer.authorize(context.bus(), caller, *action, details, what,
                              assigners);
-    }
-    catch (const Error&)
-    {
-        context.resetBus();
-        throw;
-    }
-    catch (const sdbus::Error& e)
-    {
-        context.resetBus();
-        failAuthorization(e, what);
-    }
+    });
 }
 
 Caller Operations::authorize(WorkerContext& context, const std::string& sender,

@@ -84,6 +84,15 @@ class LedgerTest : public ::testing::Test
     /** @brief An unbind of @p address from @p driver by a vfiod killed
      *  while the kernel still works on it: the kernel finishes it (here, a
      *  thread that is nobody's vfiod) whatever the restarted vfiod does. */
+    /** @brief The restart left nvme on its driver, clean, unrecorded. */
+    void expectBackOnNvme(const ReconcileReport& report)
+    {
+        EXPECT_EQ(kernelView(nvme), "nvme, override (null)\n");
+        EXPECT_EQ(driverOf(nvme), "nvme");
+        EXPECT_TRUE(ledger->load().empty());
+        EXPECT_TRUE(report.problems.empty()) << report.problems[0];
+    }
+
     std::thread unbindInFlight(const PciAddress& address,
                                const std::string& driver)
     {
@@ -241,10 +250,7 @@ TEST_F(LedgerTest, ABindKilledWithItsUnbindInFlightEndsOnTheHostDriver)
 
     ReconcileReport report = restart();
     unbind.join();
-    EXPECT_EQ(kernelView(nvme), "nvme, override (null)\n");
-    EXPECT_EQ(driverOf(nvme), "nvme");
-    EXPECT_TRUE(ledger->load().empty());
-    EXPECT_TRUE(report.problems.empty()) << report.problems[0];
+    expectBackOnNvme(report);
 }
 
 TEST_F(LedgerTest, AGiveBackKilledWithItsUnbindInFlightEndsOnTheHostDriver)
@@ -261,10 +267,7 @@ TEST_F(LedgerTest, AGiveBackKilledWithItsUnbindInFlightEndsOnTheHostDriver)
 
     ReconcileReport report = restart();
     unbind.join();
-    EXPECT_EQ(kernelView(nvme), "nvme, override (null)\n");
-    EXPECT_EQ(driverOf(nvme), "nvme");
-    EXPECT_TRUE(ledger->load().empty());
-    EXPECT_TRUE(report.problems.empty()) << report.problems[0];
+    expectBackOnNvme(report);
 }
 
 TEST_F(LedgerTest, AGiveBackStillBlockedAtARestartIsFinishedWhenTheKernelLetsGo)
