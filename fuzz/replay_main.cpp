@@ -55,8 +55,7 @@ int main(int argc, char** argv)
             std::vector<fs::path> files;
             for (const auto& entry : fs::recursive_directory_iterator(arg))
             {
-                if (entry.is_regular_file() &&
-                    entry.path().filename() != "README")
+                if (entry.is_regular_file())
                 {
                     files.push_back(entry.path());
                 }
