@@ -37,8 +37,15 @@ fi
 
 # The core libraries with the fuzzer's coverage, ASan and UBSan, optimized
 # as libFuzzer wants them; only what the targets link is built.
+# meson looks for ccache only when CC and CXX are not given.
+cc=clang-14
+cxx=clang++-14
+if command -v ccache >/dev/null; then
+    cc="ccache clang-14"
+    cxx="ccache clang++-14"
+fi
 if [ ! -f "$build/build.ninja" ]; then
-    CC=clang-14 CXX=clang++-14 meson setup "$build" "$src" \
+    CC=$cc CXX=$cxx meson setup "$build" "$src" \
         -Dfuzzing=true -Dtests=disabled -Dwerror=true \
         -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
         -Db_lundef=false >"$probe/setup.log" ||

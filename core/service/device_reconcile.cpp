@@ -32,10 +32,12 @@ ReconcileReport DeviceManager::reconcile()
         const std::string& driver = device->pci.driver;
         if (isVfioDriver(driver))
         {
-            update(address, [&record](DeviceInfo& info) {
-                info.originalDriver = record.originalDriver;
-                info.owner = record.owner;
-                info.leaseToken = record.leaseToken;
+            // An init-capture: clang before 16 cannot capture a structured
+            // binding by name.
+            update(address, [&kept = record](DeviceInfo& info) {
+                info.originalDriver = kept.originalDriver;
+                info.owner = kept.owner;
+                info.leaseToken = kept.leaseToken;
             });
             persist(address); // clears an intent whose bind did happen
             if (!record.owner.empty())
