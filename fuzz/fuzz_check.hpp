@@ -31,7 +31,15 @@ inline void require(bool condition, const char* what) noexcept
     }
 }
 
-/** @brief A parser refused its input: only with the Errc it promises. */
+/** @brief The most a refusal's message may be: it names the file, the
+ * place and the fault, and quotes at most text::maxQuoted of the input. */
+inline constexpr size_t maxMessageBytes = 1024;
+
+/**
+ * @brief A parser refused its input: only with the Errc it promises, and
+ * with a message fit for a log line (one line, no control characters,
+ * bounded), since refusals are logged and sent back over the bus.
+ */
 inline void requireRefusal(const Error& e, Errc promised,
                            const char* what) noexcept
 {
@@ -39,6 +47,25 @@ inline void requireRefusal(const Error& e, Errc promised,
     {
         std::fprintf(stderr, "fuzz: %s refused with Errc %d: %s\n", what,
                      static_cast<int>(e.code()), e.what());
+        std::abort();
+    }
+    std::string_view message = e.what();
+    for (char c : message)
+    {
+        auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f)
+        {
+            std::fprintf(stderr,
+                         "fuzz: %s refused with a control character (0x%02x) "
+                         "in its message: %s\n",
+                         what, byte, e.what());
+            std::abort();
+        }
+    }
+    if (message.size() > maxMessageBytes)
+    {
+        std::fprintf(stderr, "fuzz: %s refused with a message of %zu bytes\n",
+                     what, message.size());
         std::abort();
     }
 }

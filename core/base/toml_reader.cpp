@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 #include "base/fd.hpp"
+#include "base/text_escape.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -104,7 +105,8 @@ toml::table parse(std::string_view text, const std::string& sourceName)
     }
     catch (const toml::parse_error& e)
     {
-        refuse(e.source(), std::string(e.description()));
+        // toml++ quotes what it saw, which may be any byte of the file.
+        refuse(e.source(), text::escaped(e.description(), 256));
     }
 }
 
@@ -220,7 +222,9 @@ std::string_view typeName(const toml::node& node)
 
 std::string quoted(std::string_view text)
 {
-    return "\"" + std::string(text) + "\"";
+    // Keys and values come from the file: escaped and capped, so that a
+    // refusal stays one readable line in the log and in the bus reply.
+    return text::quotedArgument(text);
 }
 
 bool isUserName(std::string_view name) noexcept
