@@ -33,7 +33,7 @@ inline void require(bool condition, const char* what) noexcept
 
 /** @brief The most a refusal's message may be: it names the file, the
  * place and the fault, and quotes at most text::maxQuoted of the input. */
-inline constexpr size_t maxMessageBytes = 1024;
+inline constexpr size_t maxMessageBytes = 4096;
 
 /**
  * @brief A parser refused its input: only with the Errc it promises, and

@@ -191,7 +191,10 @@ std::string where(const toml::source_region& region)
 
 void refuse(const toml::source_region& region, const std::string& message)
 {
-    fail(Errc::InvalidArgument, where(region) + ": " + message);
+    // Messages quote names and values of the file; those quoted without
+    // quoted() must not break the log line either.
+    fail(Errc::InvalidArgument,
+         where(region) + ": " + text::escaped(message, 512));
 }
 
 void refuse(const toml::node& node, const std::string& message)
