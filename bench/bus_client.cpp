@@ -21,7 +21,7 @@ void check(int r, const std::string& what)
 /** @brief Frees an sd_bus_error and an sd_bus_message on scope exit. */
 struct Reply
 {
-    sd_bus_error error = SD_BUS_ERROR_NULL;
+    sd_bus_error error{}; // SD_BUS_ERROR_NULL, without its C99 literal
     sd_bus_message* message = nullptr;
 
     ~Reply()

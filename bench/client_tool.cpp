@@ -164,7 +164,7 @@ int save(const std::string& bus, const std::string& address)
     Pipe pipe;
     sd_bus_message* call = nullptr;
     sd_bus_message* reply = nullptr;
-    sd_bus_error error = SD_BUS_ERROR_NULL;
+    sd_bus_error error{}; // SD_BUS_ERROR_NULL, without its C99 literal
     int r = sd_bus_message_new_method_call(client.get(), &call, service,
                                            path.c_str(), deviceInterface,
                                            "SaveState");

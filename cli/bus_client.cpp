@@ -99,7 +99,7 @@ bool addressLess(const DeviceEntry& a, const DeviceEntry& b)
  * vfioctl's one-shot commands want no signal subscriptions, and leaving
  * them out saves the AddMatch round trips. `monitor` subscribes itself.
  */
-class BusClient::ManagerProxy :
+class BusClient::ManagerProxy final :
     public sdbus::ProxyInterfaces<org::vfiod1::Manager_proxy,
                                   sdbus::ObjectManager_proxy,
                                   sdbus::Properties_proxy>
@@ -124,7 +124,7 @@ class BusClient::ManagerProxy :
 };
 
 /** One device object; unregistered for the same reason as ManagerProxy. */
-class BusClient::DeviceProxy :
+class BusClient::DeviceProxy final :
     public sdbus::ProxyInterfaces<org::vfiod1::Device_proxy,
                                   sdbus::Properties_proxy>
 {

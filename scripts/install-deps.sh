@@ -10,6 +10,7 @@ packages=(
     libgtest-dev libgmock-dev libbenchmark-dev
     umockdev libumockdev-dev
     dbus systemd util-linux python3 man-db groff-base
+    clang-14 libclang-rt-14-dev  # fuzz/: the libFuzzer build (fuzz_smoke)
 )
 
 missing=()

@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 #include "base/fd.hpp"
+#include "base/text_escape.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -104,7 +105,8 @@ toml::table parse(std::string_view text, const std::string& sourceName)
     }
     catch (const toml::parse_error& e)
     {
-        refuse(e.source(), std::string(e.description()));
+        // toml++ quotes what it saw, which may be any byte of the file.
+        refuse(e.source(), text::escaped(e.description(), 256));
     }
 }
 
@@ -189,7 +191,10 @@ std::string where(const toml::source_region& region)
 
 void refuse(const toml::source_region& region, const std::string& message)
 {
-    fail(Errc::InvalidArgument, where(region) + ": " + message);
+    // Messages quote names and values of the file; those quoted without
+    // quoted() must not break the log line either.
+    fail(Errc::InvalidArgument,
+         where(region) + ": " + text::escaped(message, 512));
 }
 
 void refuse(const toml::node& node, const std::string& message)
@@ -220,7 +225,9 @@ std::string_view typeName(const toml::node& node)
 
 std::string quoted(std::string_view text)
 {
-    return "\"" + std::string(text) + "\"";
+    // Keys and values come from the file: escaped and capped, so that a
+    // refusal stays one readable line in the log and in the bus reply.
+    return text::quotedArgument(text);
 }
 
 bool isUserName(std::string_view name) noexcept

@@ -80,7 +80,8 @@ std::string where(const toml::source_region& region);
 /** @brief "a string", "an integer", ... for "must be X, not Y". */
 std::string_view typeName(const toml::node& node);
 
-/** @brief "\"text\"", the way messages quote keys and values. */
+/** @brief "\"text\"", the way messages quote keys and values: escaped
+ *  and capped as text::quotedArgument does, since they come from the file. */
 std::string quoted(std::string_view text);
 
 /** @brief Which integers a key accepts, and how messages show them. */

@@ -21,8 +21,8 @@ std::string requireAbsolutePath(const std::string& key, const toml::node& node)
     if (path.empty() || path.front() != '/')
     {
         toml_reader::refuse(node, toml_reader::quoted(key) +
-                                      " must be an absolute path, not \"" +
-                                      path + "\"");
+                                      " must be an absolute path, not " +
+                                      toml_reader::quoted(path));
     }
     return path;
 }

@@ -19,8 +19,8 @@ std::string requireBind(const std::string& key, const toml::node& node)
     }
     refuse(node, toml_reader::quoted(key) +
                      " must be \"vfio-pci\", \"auto\" or a vfio-pci variant "
-                     "driver (NAME_vfio_pci), not \"" +
-                     text + "\"");
+                     "driver (NAME_vfio_pci), not " +
+                     toml_reader::quoted(text));
 }
 
 OnRelease requireOnRelease(const std::string& key, const toml::node& node)
@@ -35,7 +35,8 @@ OnRelease requireOnRelease(const std::string& key, const toml::node& node)
         }
     }
     refuse(node, toml_reader::quoted(key) +
-                     " must be \"host\" or \"vfio\", not \"" + text + "\"");
+                     " must be \"host\" or \"vfio\", not " +
+                     toml_reader::quoted(text));
 }
 
 } // namespace

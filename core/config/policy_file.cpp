@@ -39,8 +39,8 @@ PolicyRule readRule(const Table& table, const std::string& sourceName,
              rule.name = toml_reader::string(k, v);
              if (!isRuleName(rule.name))
              {
-                 refuse(v, "\"" + rule.name +
-                               "\" is not a rule name (1 to 64 of A-Z a-z "
+                 refuse(v, toml_reader::quoted(rule.name) +
+                               " is not a rule name (1 to 64 of A-Z a-z "
                                "0-9 _ - .)");
              }
              const RuleNames* const indexes[] = {&before, &seen};

@@ -117,14 +117,14 @@ VfIndexRange requireVfRange(Key key, const toml::node& node)
     }
     if (!firstOk || !lastOk)
     {
-        refuse(node, quoted(key) + " = \"" + text +
-                         "\" is not a VF index range (\"N\" or \"N-M\", "
+        refuse(node, quoted(key) + " = " + quoted(text) +
+                         " is not a VF index range (\"N\" or \"N-M\", "
                          "0 to 65535)");
     }
     if (range.first > range.last)
     {
-        refuse(node, quoted(key) + " = \"" + text +
-                         "\" is an empty range (first above last)");
+        refuse(node, quoted(key) + " = " + quoted(text) +
+                         " is an empty range (first above last)");
     }
     return range;
 }

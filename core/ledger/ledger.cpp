@@ -2,6 +2,7 @@
 
 #include "base/atomic_file.hpp"
 #include "base/error.hpp"
+#include "base/text_escape.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -141,7 +142,9 @@ LedgerRecord parseLedgerRecord(const std::string& text)
         auto equals = line.find('=');
         if (equals == std::string::npos)
         {
-            fail(Errc::InvalidArgument, "ledger line without '=': " + line);
+            // The damaged record is reported and logged: quoted escaped.
+            fail(Errc::InvalidArgument,
+                 "ledger line without '=': " + text::quotedArgument(line));
         }
         std::string key = line.substr(0, equals);
         std::string value = line.substr(equals + 1);

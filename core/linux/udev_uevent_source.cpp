@@ -1,5 +1,7 @@
 #include "linux/udev_uevent_source.hpp"
 
+#include "linux/uevent_properties.hpp"
+
 #include <libudev.h>
 
 #include <cerrno>
@@ -36,17 +38,8 @@ Uevent toUevent(udev_device* device)
     udev_list_entry* entry = udev_device_get_properties_list_entry(device);
     for (; entry != nullptr; entry = udev_list_entry_get_next(entry))
     {
-        std::string name = orEmpty(udev_list_entry_get_name(entry));
-        std::string value = orEmpty(udev_list_entry_get_value(entry));
-        if (name == "DRIVER")
-        {
-            event.driver = value;
-        }
-        else if (name != "ACTION" && name != "SUBSYSTEM" && name != "DEVPATH" &&
-                 name != "SEQNUM")
-        {
-            event.properties.emplace(std::move(name), std::move(value));
-        }
+        addUeventProperty(event, orEmpty(udev_list_entry_get_name(entry)),
+                          orEmpty(udev_list_entry_get_value(entry)));
     }
     return event;
 }

@@ -127,8 +127,9 @@ std::string trustProblem(const struct stat& st)
     return {};
 }
 
-/** @brief Why the descriptor is unusable, "" when it is fine. */
-std::string checkDescriptor(const vfiod_plugin_descriptor* d)
+} // namespace
+
+std::string checkPluginDescriptor(const vfiod_plugin_descriptor* d)
 {
     if (d == nullptr)
     {
@@ -168,8 +169,6 @@ std::string checkDescriptor(const vfiod_plugin_descriptor* d)
     }
     return {};
 }
-
-} // namespace
 
 LoadedPlugin::LoadedPlugin(void* handle,
                            const vfiod_plugin_descriptor* descriptor,
@@ -280,7 +279,7 @@ std::variant<std::shared_ptr<LoadedPlugin>, std::string>
     auto services = std::make_shared<PluginServices>(
         shared, path.substr(path.rfind('/') + 1));
     const vfiod_plugin_descriptor* descriptor = entry(services->table());
-    if (std::string why = checkDescriptor(descriptor); !why.empty())
+    if (std::string why = checkPluginDescriptor(descriptor); !why.empty())
     {
         return why;
     }

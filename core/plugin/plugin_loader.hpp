@@ -103,6 +103,15 @@ std::variant<UniqueFd, std::string> openPluginFile(int dirFd,
                                                    const std::string& name);
 
 /**
+ * @brief Why the descriptor a plugin's entry returned is unusable, "" when
+ * it is fine: the ABI major, the sizes of the descriptor and of its ops
+ * table, the name (1-64 of A-Z a-z 0-9 _ . -), the tables present. Reads
+ * only what those checks need; loadPlugin calls it, and
+ * fuzz/plugin_descriptor_fuzzer.cpp on descriptors made of fuzz bytes.
+ */
+std::string checkPluginDescriptor(const vfiod_plugin_descriptor* d);
+
+/**
  * @brief dlopens @p file, a file openPluginFile checked, through
  * "/proc/self/fd/N" (RTLD_NOW | RTLD_LOCAL): the library mapped is the
  * inode checked, whatever is renamed over @p path meanwhile. Then calls

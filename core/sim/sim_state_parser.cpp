@@ -3,6 +3,7 @@
 #include "sim/sim_state_format.hpp"
 
 #include "base/error.hpp"
+#include "base/text_escape.hpp"
 #include "sim/sim_state_names.hpp"
 #include "sim/sim_text.hpp"
 
@@ -26,7 +27,7 @@ class LineParser
     {
         fail(Errc::Failed, "simulated kernel state " + path + ":" +
                                std::to_string(lineNumber) +
-                               " is corrupt: " + why);
+                               " is corrupt: " + text::escaped(why, 160));
     }
 
     template <typename T>
