@@ -421,6 +421,43 @@ def bench_storm(r, build, bus, tmp, host, pf, vfs, reps):
           note=f"{vfs} VFs, every one bound")
 
 
+def bench_holders(r, build, tmp, processes, fds, reps):
+    """The /proc scan behind InUse and Holders vs the same raw walk."""
+    dev = os.path.join(tmp, "holders-dev")
+    os.makedirs(os.path.join(dev, "vfio"), exist_ok=True)
+    node = os.path.join(dev, "vfio", "7")
+    open(node, "w").close()
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(fds)]
+    children = []
+    try:
+        # Processes that hold fds, as on a busy host; the first is the
+        # "VMM", and only it keeps the node open.
+        vmm = os.open(node, os.O_RDONLY)
+        try:
+            children.append(subprocess.Popen(["sleep", "3600"],
+                                             pass_fds=held + [vmm]))
+        finally:
+            os.close(vmm)
+        for _ in range(processes - 1):
+            children.append(subprocess.Popen(["sleep", "3600"],
+                                             pass_fds=held))
+        got = run_json([build["vfiod-bench-sim"], "holders", dev, str(reps)])
+        if got["nodes"] != ["vfio/7"]:
+            raise BenchError(f"holders: found {got['nodes']}, not the VMM")
+        raw = run_json([build["vfiod-bench-proc-walk"], str(reps)])
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+        for fd in held:
+            os.close(fd)
+    r.add("holder_scan", "ms", [s * 1000 for s in got["seconds"]],
+          [s * 1000 for s in raw["seconds"]],
+          "readdir + readlink of every /proc/PID/fd",
+          note=f"{processes} extra processes x {fds + 3} fds, "
+               f"{raw['links']} fd links in all")
+
+
 def bench_save(r, build, bus, tmp, host, device, size, reps):
     """SaveState into a pipe vs a raw splice, as throughput."""
     v = Vfiod(build, bus, tmp, "save", host)
@@ -470,7 +507,8 @@ def main():
     p.add_argument("--out")
     p.add_argument("--check", action="store_true")
     p.add_argument("--only", help="comma-separated groups to run: start, "
-                   "calls, peers, cycles, storm, save (default: all)")
+                   "calls, peers, cycles, storm, holders, save (default: "
+                   "all)")
     p.add_argument("--cycles", type=int,
                    help="Bind/Unbind cycles of the memory-growth run "
                    "(default 100000; 200 with --quick)")
@@ -515,6 +553,8 @@ def main():
         generate(storm, "--devices", 0, "--vfs", vfs)
         attempt("storm", bench_storm, r, build, bus, tmp, storm,
                 "0000:c0:00.0", vfs, 1 if q else 3)
+        attempt("holders", bench_holders, r, build, tmp,
+                20 if q else 1000, 16, 3 if q else 20)
         mig = os.path.join(tmp, "mig.toml")
         size = (16 << 20) if q else GIB
         generate(mig, "--devices", 4, "--migration-size", size)

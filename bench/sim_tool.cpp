@@ -10,11 +10,17 @@
 //   storm-raw HOST STATE PF N the same by raw writes: sriov_drivers_autoprobe
 //                             =0, sriov_numvfs=N, then driver_override and
 //                             drivers_probe per VF
+//   holders DEV REPS          KernelHost::vfioHolders of the Linux
+//                             backend (every process's fds under /proc)
+//                             REPS times, VFIO nodes under DEV: the scan
+//                             behind InUse and Holders
 //
-// storm and storm-raw print one JSON object: seconds, vfs, bound.
+// storm and storm-raw print one JSON object: seconds, vfs, bound; holders
+// one with seconds (a list) and the holders of the last scan.
 
 #include "kernel/kernel_host.hpp"
 #include "kernel/sysfs_layout.hpp"
+#include "linux/linux_host.hpp"
 #include "service/device_manager.hpp"
 #include "sim/sim_host.hpp"
 
@@ -35,6 +41,9 @@ namespace
 using vfiod::KernelHost;
 using vfiod::PciAddress;
 using vfiod::SimHost;
+using vfiod::LinuxHost;
+using vfiod::LinuxRoots;
+using vfiod::VfioHolder;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
@@ -264,6 +273,29 @@ int stormRaw(const std::string& hostFile, const std::string& state,
     return bound == static_cast<size_t>(count) ? 0 : 1;
 }
 
+int holders(const std::string& dev, int reps)
+{
+    LinuxRoots roots;
+    roots.dev = dev;
+    LinuxHost host(roots);
+    std::vector<VfioHolder> found;
+    std::string seconds;
+    for (int i = 0; i < reps; ++i)
+    {
+        auto start = Clock::now();
+        found = host.vfioHolders();
+        seconds += (i == 0 ? "" : ", ") + std::to_string(since(start));
+    }
+    std::string nodes;
+    for (const VfioHolder& holder : found)
+    {
+        nodes += (nodes.empty() ? "\"" : ", \"") + holder.node + "\"";
+    }
+    std::cout << "{\"seconds\": [" << seconds << "], \"nodes\": [" << nodes
+              << "]}\n";
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -274,6 +306,10 @@ int main(int argc, char** argv)
         if (a.size() == 4 && a[0] == "record")
         {
             return record(a[1], a[2], a[3]);
+        }
+        if (a.size() == 3 && a[0] == "holders")
+        {
+            return holders(a[1], std::stoi(a[2]));
         }
         if (a.size() == 5 && (a[0] == "storm" || a[0] == "storm-raw"))
         {
@@ -289,6 +325,7 @@ int main(int argc, char** argv)
         return 1;
     }
     std::cerr << "usage: vfiod-bench-sim record HOST STATE OUT\n"
-                 "       vfiod-bench-sim storm|storm-raw HOST STATE PF N\n";
+                 "       vfiod-bench-sim storm|storm-raw HOST STATE PF N\n"
+                 "       vfiod-bench-sim holders DEV REPS\n";
     return 2;
 }

@@ -18,6 +18,7 @@ EXPECTED = {
     "bind_driverctl_style_shell": False, "bind_vfioctl_per_device": True,
     "bind_one_dbus_client": True, "rss_growth_after_cycles": False,
     "vf_storm_autobind": True, "save_state_throughput": True,
+    "holder_scan": True,
 }
 
 
