@@ -39,10 +39,10 @@ namespace
 {
 
 using vfiod::KernelHost;
-using vfiod::PciAddress;
-using vfiod::SimHost;
 using vfiod::LinuxHost;
 using vfiod::LinuxRoots;
+using vfiod::PciAddress;
+using vfiod::SimHost;
 using vfiod::VfioHolder;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
